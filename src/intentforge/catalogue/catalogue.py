@@ -1,0 +1,128 @@
+"""A set of intents, and what derives from it: JSON Schema, llama.cpp grammar, validation, rendering."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from intentforge.catalogue.grammar import build_grammar
+from intentforge.catalogue.intent import Intent
+from intentforge.errors import IntentforgeError
+
+OUT_OF_SCOPE = "none"
+
+
+@dataclass(frozen=True)
+class IntentCall:
+    """A validated intent with its parameters (slots that were not said are absent, never null)."""
+
+    intent: str
+    parameters: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"intent": self.intent, "parameters": dict(self.parameters)}
+
+
+class Catalogue:
+    """An ordered set of intents, always including the out-of-scope intent `none`."""
+
+    def __init__(self, intents: Iterable[Intent]) -> None:
+        self._intents: dict[str, Intent] = {}
+        for intent in intents:
+            if intent.name in self._intents:
+                raise IntentforgeError(f"intent {intent.name!r} is declared twice in the catalogue")
+            self._intents[intent.name] = intent
+        if OUT_OF_SCOPE not in self._intents:
+            raise IntentforgeError(f"the catalogue needs the out-of-scope intent {OUT_OF_SCOPE!r}")
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self._intents)
+
+    @property
+    def intents(self) -> tuple[Intent, ...]:
+        return tuple(self._intents.values())
+
+    def __getitem__(self, name: str) -> Intent:
+        try:
+            return self._intents[name]
+        except KeyError:
+            known = ", ".join(self._intents)
+            raise IntentforgeError(f"unknown intent {name!r}; known intents: {known}") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._intents
+
+    def json_schema(self) -> dict[str, Any]:
+        """JSON Schema of the model's output: one of the intents with its parameters."""
+        variants = []
+        for intent in self.intents:
+            params = intent.parameters.model_json_schema()
+            params.pop("title", None)
+            variants.append(
+                {
+                    "type": "object",
+                    "title": intent.name,
+                    "description": intent.description,
+                    "properties": {"intent": {"const": intent.name}, "parameters": params},
+                    "required": ["intent", "parameters"],
+                    "additionalProperties": False,
+                }
+            )
+        return {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "title": "IntentCall",
+            "oneOf": variants,
+        }
+
+    def grammar(self) -> str:
+        """GBNF grammar for llama.cpp that admits exactly the canonical rendering of every intent."""
+        return build_grammar(
+            [(i.name, i.parameters.model_json_schema()) for i in self.intents]
+        )
+
+    def validate(self, data: str | bytes | Mapping[str, Any]) -> IntentCall:
+        """Parse and validate model output (JSON text or an already-parsed object).
+
+        Accepts any key order, whitespace and explicit nulls; raises IntentforgeError on anything else.
+        """
+        if isinstance(data, (str, bytes)):
+            try:
+                data = json.loads(data)
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise IntentforgeError(f"not valid JSON: {exc}") from None
+        if not isinstance(data, Mapping):
+            raise IntentforgeError("an intent must be a JSON object")
+        extra = set(data) - {"intent", "parameters"}
+        if extra:
+            raise IntentforgeError(f"unexpected keys in intent object: {sorted(extra)}")
+        name = data.get("intent")
+        if not isinstance(name, str) or name not in self._intents:
+            raise IntentforgeError(f"unknown intent {name!r}; known intents: {', '.join(self.names)}")
+        params = data.get("parameters", {})
+        if params is None:
+            params = {}
+        if not isinstance(params, Mapping):
+            raise IntentforgeError(f"parameters of {name!r} must be a JSON object")
+        try:
+            model = self._intents[name].parameters.model_validate(dict(params))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "parameters"
+            raise IntentforgeError(f"invalid {name} parameter {where}: {first['msg']}") from None
+        values = model.model_dump(exclude_none=True)
+        return IntentCall(name, {k: v for k, v in values.items() if v != ""})
+
+    def render(self, call: IntentCall | Mapping[str, Any]) -> str:
+        """The canonical compact JSON the model is trained to write (slots in declared order)."""
+        if not isinstance(call, IntentCall):
+            call = self.validate(call)
+        order = self._intents[call.intent].slots
+        params = {k: call.parameters[k] for k in order if k in call.parameters}
+        return json.dumps(
+            {"intent": call.intent, "parameters": params}, ensure_ascii=False, separators=(",", ":")
+        )

@@ -1,0 +1,33 @@
+"""The declaration of one intent: its name, meaning, parameters and how people ask for it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel
+
+
+@dataclass(frozen=True)
+class Intent:
+    """One thing a user can ask for.
+
+    `parameters` is a pydantic model whose fields are the slots; field order is the order the model
+    writes them in. `examples` are phrasings with `{slot}` placeholders; the offline generator fills
+    them from `slot_values` (or from its built-in lexicons) and the LLM generator shows them as hints.
+    `action` names the executor that carries the intent out (None: nothing to execute).
+    """
+
+    name: str
+    description: str
+    parameters: type[BaseModel]
+    examples: tuple[str, ...] = ()
+    action: str | None = None
+    slot_values: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def slots(self) -> tuple[str, ...]:
+        return tuple(self.parameters.model_fields)
+
+    @property
+    def required_slots(self) -> tuple[str, ...]:
+        return tuple(n for n, f in self.parameters.model_fields.items() if f.is_required())

@@ -1,0 +1,84 @@
+"""The `intentforge` command: one sub-command per pipeline stage, thin shells over library functions.
+
+Each stage registers its commands from its own module here (cli/data.py, cli/model.py, ...).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from intentforge.cli import data as data_cli
+from intentforge.cli.common import ConfigOption, console, settings_from
+from intentforge.errors import IntentforgeError
+
+app = typer.Typer(
+    name="intentforge",
+    help="Build and run a small private model that turns spoken requests into JSON intents and actions.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(data_cli.app, name="data")
+
+config_app = typer.Typer(help="Inspect configuration and the intent catalogue.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("show")
+def config_show(config: ConfigOption = None) -> None:
+    """Print the resolved settings (defaults < config file < env vars) as YAML."""
+    import yaml
+
+    settings = settings_from(config)
+    console.print(yaml.safe_dump(settings.model_dump(mode="json"), sort_keys=False), end="")
+
+
+@app.command("intents")
+def intents(
+    config: ConfigOption = None,
+    schema: bool = typer.Option(False, "--schema", help="Print the output JSON Schema."),
+    grammar: bool = typer.Option(False, "--grammar", help="Print the llama.cpp GBNF grammar."),
+) -> None:
+    """List the catalogue's intents, or print the schema or grammar derived from it."""
+    import json
+
+    from intentforge.cli.common import catalogue_from
+
+    catalogue = catalogue_from(settings_from(config))
+    if schema:
+        print(json.dumps(catalogue.json_schema(), indent=2))
+        return
+    if grammar:
+        print(catalogue.grammar(), end="")
+        return
+    for intent in catalogue.intents:
+        slots = ", ".join(
+            s + ("" if s in intent.required_slots else "?") for s in intent.slots
+        )
+        console.print(f"[bold]{intent.name}[/bold]({slots}) — {intent.description}")
+
+
+def main() -> None:
+    """Entry point: user errors become one line on stderr and exit code 2, never a traceback."""
+    try:
+        app(standalone_mode=False)
+    except IntentforgeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as exc:
+        import click
+
+        if isinstance(exc, click.exceptions.Abort):
+            print("aborted", file=sys.stderr)
+            sys.exit(1)
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(2)
+        raise

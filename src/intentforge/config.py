@@ -1,0 +1,248 @@
+"""All settings in one place: defaults < config file (YAML) < INTENTFORGE_* env vars < CLI overrides.
+
+Secrets never come from the config file: they are read from the environment into `Secrets`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from intentforge.errors import IntentforgeError
+
+DEFAULT_CONFIG_FILE = Path("intentforge.yaml")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CatalogueConfig(_Section):
+    files: list[Path] = Field(default_factory=list, description="YAML files of user intents.")
+    modules: list[str] = Field(
+        default_factory=list, description="Python modules exposing INTENTS (or 'module:NAME')."
+    )
+    builtin: bool = Field(True, description="Include the built-in intents (none is always kept).")
+
+
+class LLMConfig(_Section):
+    base_url: str = Field("https://openrouter.ai/api/v1", description="OpenAI-compatible endpoint.")
+    model: str = "google/gemini-2.5-flash"
+    api_key_env: str = Field("OPENROUTER_API_KEY", description="Env var that holds the API key.")
+    concurrency: int = Field(4, ge=1, le=64, description="Requests in flight at once.")
+    rows_per_request: int = Field(10, ge=1, le=50)
+    max_retries: int = Field(6, ge=0, le=20)
+    timeout_s: float = Field(60.0, gt=0)
+    temperature: float = Field(1.0, ge=0, le=2)
+
+
+class DataConfig(_Section):
+    generator: Literal["templates", "llm"] = "templates"
+    rows: int = Field(1500, ge=1, description="Rows to generate (before dedup and split).")
+    seed: int = 13
+    none_fraction: float = Field(0.12, ge=0, le=0.5, description="Share of out-of-scope rows.")
+    out_dir: Path = Path("build/data")
+    train_rows: int = Field(1000, ge=1)
+    test_rows: int = Field(200, ge=1)
+
+
+class TrainConfig(_Section):
+    base: str = Field("smollm2-135m", description="Preset name, hub id or local directory.")
+    rank: int = Field(16, ge=1)
+    alpha: int = Field(32, ge=1)
+    dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: list[str] = Field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    )
+    learning_rate: float = Field(2e-3, gt=0)
+    epochs: float = Field(2.0, gt=0)
+    batch_size: int = Field(8, ge=1)
+    max_length: int = Field(128, ge=16)
+    seed: int = 13
+    runs_dir: Path = Path("build/runs")
+
+
+class ExportConfig(_Section):
+    quantizations: list[str] = Field(default_factory=lambda: ["q4_k_m"])
+    out_dir: Path = Path("build/models")
+
+
+class RuntimeConfig(_Section):
+    model_path: Path | None = Field(None, description="GGUF file to serve (default: built model).")
+    n_threads: int = Field(2, ge=1)
+    n_ctx: int = Field(512, ge=64)
+    max_tokens: int = Field(96, ge=8, description="Bound on generated tokens per request.")
+    timezone: str = "UTC"
+
+
+class ServerConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    workers: int = Field(1, ge=1, description="Model instances (each with its own thread).")
+    queue_size: int = Field(8, ge=0, description="Requests waiting beyond the busy workers.")
+    request_timeout_s: float = Field(20.0, gt=0)
+    max_text_chars: int = Field(1000, ge=1)
+    max_body_bytes: int = Field(64_000, ge=1024)
+    cors_origins: list[str] = Field(default_factory=list, description="Empty: CORS off.")
+
+
+class ActionsConfig(_Section):
+    dry_run: bool | None = Field(None, description="None: dry-run until credentials exist.")
+    todoist_base_url: str = "https://api.todoist.com/api/v1"
+    todoist_create_projects: bool = False
+    geocoding_url: str = "https://geocoding-api.open-meteo.com/v1/search"
+    forecast_url: str = "https://api.open-meteo.com/v1/forecast"
+    home_location: str | None = None
+    smtp_host: str = "smtp.gmail.com"
+    smtp_port: int = 587
+    smtp_starttls: bool = True
+    smtp_user: str | None = None
+    email_from: str | None = None
+    contacts_file: Path = Path("contacts.yaml")
+    confirm_email: bool = True
+    timeout_s: float = Field(10.0, gt=0)
+    max_retries: int = Field(2, ge=0)
+    state_dir: Path = Path("build/state")
+
+
+class VoiceConfig(_Section):
+    stt_model: str = Field("whisper-base", description="'whisper-base' (offline) or any faster-whisper name/dir.")
+    tts: Literal["espeak-ng", "piper"] = "espeak-ng"
+    piper_model: Path | None = None
+    max_audio_s: float = Field(30.0, gt=0)
+
+
+class Settings(BaseSettings):
+    """Every setting of intentforge; see `intentforge config show` for the resolved values."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="INTENTFORGE_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    catalogue: CatalogueConfig = Field(default_factory=CatalogueConfig)
+    llm: LLMConfig = Field(default_factory=LLMConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    export: ExportConfig = Field(default_factory=ExportConfig)
+    runtime: RuntimeConfig = Field(default_factory=RuntimeConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    actions: ActionsConfig = Field(default_factory=ActionsConfig)
+    voice: VoiceConfig = Field(default_factory=VoiceConfig)
+
+
+class _MappingSource(PydanticBaseSettingsSource):
+    """Settings from an already-read config file."""
+
+    def __init__(self, settings_cls: type[BaseSettings], data: Mapping[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._data = dict(data)
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return self._data
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise IntentforgeError(f"config file not found: {path}") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        reason = str(exc).splitlines()[0]
+        raise IntentforgeError(f"config file {path} is not valid YAML: {reason}") from None
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise IntentforgeError(f"config file {path} must be a mapping of sections (data:, train:, ...)")
+    return doc
+
+
+def _deep_merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _deep_merge(dict(merged[key]), value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_settings(
+    config_file: Path | None = None, overrides: Mapping[str, Any] | None = None
+) -> Settings:
+    """Resolve settings. `config_file` None: ./intentforge.yaml if present. `overrides`: from the CLI,
+    nested like {"train": {"rank": 8}}; None values are ignored."""
+    if config_file is None and DEFAULT_CONFIG_FILE.is_file():
+        config_file = DEFAULT_CONFIG_FILE
+    file_data = _read_config_file(config_file) if config_file else {}
+    init = _prune_none(overrides or {})
+
+    class _Resolved(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (init_settings, env_settings, _MappingSource(settings_cls, file_data))
+
+    try:
+        resolved = _Resolved(**init)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        source = f" in {config_file}" if config_file else ""
+        raise IntentforgeError(f"invalid setting {where}{source}: {first['msg']}") from None
+    return Settings.model_validate(resolved.model_dump())
+
+
+def _prune_none(data: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, Mapping):
+            value = _prune_none(value)
+            if value:
+                out[key] = value
+        elif value is not None:
+            out[key] = value
+    return out
+
+
+class Secrets(BaseModel):
+    """Credentials, only ever from the environment; never logged, never written to run directories."""
+
+    model_config = ConfigDict(frozen=True)
+
+    llm_api_key: SecretStr | None = None
+    todoist_api_token: SecretStr | None = None
+    smtp_password: SecretStr | None = None
+    api_key: SecretStr | None = Field(None, description="Bearer key the server requires.")
+
+
+def load_secrets(settings: Settings, environ: Mapping[str, str] | None = None) -> Secrets:
+    """Read the secrets named by `settings` from the environment (os.environ by default)."""
+    env = os.environ if environ is None else environ
+
+    def get(*names: str) -> SecretStr | None:
+        for name in names:
+            if env.get(name):
+                return SecretStr(env[name])
+        return None
+
+    return Secrets(
+        llm_api_key=get(settings.llm.api_key_env, "OPENAI_API_KEY"),
+        todoist_api_token=get("TODOIST_API_TOKEN"),
+        smtp_password=get("SMTP_PASSWORD", "GMAIL_APP_PASSWORD"),
+        api_key=get("INTENTFORGE_API_KEY"),
+    )
