@@ -1,0 +1,1 @@
+"""`intentforge build`: the whole pipeline as content-addressed stages."""
