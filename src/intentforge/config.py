@@ -113,9 +113,19 @@ class ActionsConfig(_Section):
 
 class VoiceConfig(_Section):
     stt_model: str = Field("whisper-base", description="'whisper-base' (offline) or any faster-whisper name/dir.")
+    stt_language: str | None = Field("en", description="Spoken language; None: detect per utterance.")
+    stt_beam_size: int = Field(1, ge=1, le=10, description="1: greedy, fastest on CPU.")
+    stt_compute_type: str = Field("int8", description="CTranslate2 compute type (int8, float32...).")
+    stt_threads: int = Field(2, ge=1)
+    model_cache_dir: Path = Field(
+        Path("~/.cache/intentforge"), description="Where the offline Whisper model is assembled."
+    )
     tts: Literal["espeak-ng", "piper"] = "espeak-ng"
-    piper_model: Path | None = None
+    tts_voice: str = Field("en", description="espeak-ng voice (espeak-ng --voices lists them).")
+    tts_rate_wpm: int = Field(160, ge=80, le=450, description="espeak-ng speaking rate.")
+    piper_model: Path | None = Field(None, description="Piper voice (.onnx with its .onnx.json).")
     max_audio_s: float = Field(30.0, gt=0)
+    max_upload_bytes: int = Field(8_000_000, ge=1024, description="Largest /v1/voice upload.")
 
 
 class Settings(BaseSettings):
