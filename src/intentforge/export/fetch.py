@@ -1,0 +1,272 @@
+"""Download a model and verify its sha256 before anything may use it (the init container's job).
+
+`python -m intentforge.export.fetch URL SHA256 DEST` fetches an HTTP(S) URL (an S3 presigned URL
+is one) with the standard library alone; `s3://bucket/key` URLs use boto3 and its usual credential
+chain (IRSA or EKS Pod Identity on EKS, AWS_* variables, AWS_ENDPOINT_URL for other S3 stores).
+
+The bytes land in a hidden temporary file beside DEST; a dropped connection resumes with a Range
+request; only a file whose sha256 matches is renamed to DEST (atomically, same directory). On any
+failure the temporary file is removed and DEST is left untouched, so a half-written or tampered
+model can never be served.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import re
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from pathlib import Path
+from typing import Any, Protocol
+
+from intentforge.errors import IntentforgeError, UpstreamError
+
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+_CONTENT_RANGE_RE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
+CHUNK_BYTES = 1 << 20
+
+Progress = Callable[[int, int | None], None]
+"""Called with (bytes so far, total bytes or None when the server does not say)."""
+
+
+class _Body(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+    def close(self) -> None: ...
+
+
+class _Interrupted(Exception):
+    """The body stopped early: worth another try from where it stopped."""
+
+
+def sha256_file(path: Path, chunk_bytes: int = CHUNK_BYTES) -> str:
+    """The hex sha256 of a file, read in chunks (models are hundreds of MB)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(chunk_bytes):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fetch(
+    url: str,
+    sha256: str,
+    dest: Path,
+    *,
+    retries: int = 5,
+    timeout_s: float = 30.0,
+    backoff_s: float = 1.0,
+    progress: Progress | None = None,
+) -> Path:
+    """Download `url` to `dest` and return `dest`, only if its sha256 equals `sha256`.
+
+    Already-present `dest` with the right sha256 is kept (a restarted pod does not download again).
+    A connection that drops is retried up to `retries` times, resuming with a Range request.
+    """
+    expected = sha256.strip().lower()
+    if not _SHA256_RE.match(expected):
+        raise IntentforgeError(
+            f"sha256 must be 64 hex characters, got {sha256!r}: copy it from the model's manifest"
+        )
+    if dest.is_file() and sha256_file(dest) == expected:
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(f".{dest.name}.part")
+    digest = hashlib.sha256()
+    received = 0
+    total: int | None = None
+    attempt = 0
+    try:
+        with part.open("wb") as out:
+            while True:
+                before = received
+                try:
+                    body, start, total = _open(url, received, timeout_s)
+                    if start != received:
+                        # The server ignored our Range: start over rather than splice two bodies.
+                        out.seek(0)
+                        out.truncate()
+                        digest = hashlib.sha256()
+                        received = 0
+                        if start != 0:
+                            body.close()
+                            continue
+                    with closing(body):
+                        for chunk in _read_chunks(body):
+                            out.write(chunk)
+                            digest.update(chunk)
+                            received += len(chunk)
+                            if progress is not None:
+                                progress(received, total)
+                    if total is not None and received < total:
+                        raise _Interrupted(f"connection closed after {received} of {total} bytes")
+                    break
+                except (_Interrupted, OSError, http.client.HTTPException) as exc:
+                    # A try that moved forward earns a fresh budget; a stuck one uses it up.
+                    attempt = 1 if received > before else attempt + 1
+                    if attempt > retries:
+                        raise UpstreamError(
+                            f"download of {_redact(url)} failed after {retries} retries: {exc}"
+                        ) from None
+                    time.sleep(backoff_s * 2 ** (attempt - 1))
+            out.flush()
+            os.fsync(out.fileno())
+        actual = digest.hexdigest()
+        if actual != expected:
+            raise IntentforgeError(
+                f"sha256 mismatch for {_redact(url)}: expected {expected}, got {actual}; "
+                "the file is corrupt or not the one the manifest describes, so it was deleted"
+            )
+        part.chmod(0o644)
+        os.replace(part, dest)
+    finally:
+        part.unlink(missing_ok=True)
+    return dest
+
+
+def _open(url: str, offset: int, timeout_s: float) -> tuple[_Body, int, int | None]:
+    """Open the body at byte `offset`; return it, the offset it really starts at, and the total."""
+    if url.startswith("s3://"):
+        return _open_s3(url, offset, timeout_s)
+    if not url.startswith(("http://", "https://")):
+        raise IntentforgeError(f"unsupported model URL {_redact(url)}: use http(s):// or s3://")
+    request = urllib.request.Request(url, headers={"User-Agent": "intentforge-fetch"})
+    if offset:
+        request.add_header("Range", f"bytes={offset}-")
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout_s)
+    except urllib.error.HTTPError as exc:
+        if 400 <= exc.code < 500 and exc.code not in (408, 429):
+            # Missing, forbidden or expired presigned URL: retrying cannot help.
+            raise IntentforgeError(
+                f"{_redact(url)} answered HTTP {exc.code} {exc.reason}: check the URL "
+                "(a presigned URL expires)"
+            ) from None
+        raise
+    length = response.headers.get("Content-Length")
+    if response.status == 206:
+        match = _CONTENT_RANGE_RE.match(response.headers.get("Content-Range", ""))
+        if match is None:
+            response.close()
+            raise _Interrupted("partial response without a usable Content-Range")
+        start, size = int(match.group(1)), match.group(3)
+        return response, start, int(size) if size != "*" else None
+    return response, 0, int(length) if length is not None else None
+
+
+def _open_s3(url: str, offset: int, timeout_s: float) -> tuple[_Body, int, int | None]:
+    try:
+        import boto3
+        from botocore.config import Config
+        from botocore.exceptions import BotoCoreError, ClientError
+    except ImportError:
+        raise IntentforgeError("s3:// URLs need boto3: pip install boto3") from None
+    bucket, _, key = url.removeprefix("s3://").partition("/")
+    if not bucket or not key:
+        raise IntentforgeError(f"S3 URL {url} must look like s3://bucket/key")
+    config = Config(connect_timeout=timeout_s, read_timeout=timeout_s, retries={"max_attempts": 1})
+    extra: dict[str, Any] = {"Range": f"bytes={offset}-"} if offset else {}
+    try:
+        response = boto3.client("s3", config=config).get_object(Bucket=bucket, Key=key, **extra)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "error")
+        raise IntentforgeError(
+            f"S3 refused {url}: {code}; check the key and the credentials"
+        ) from None
+    except BotoCoreError as exc:
+        raise OSError(str(exc)) from None
+    total = None
+    start = 0
+    match = _CONTENT_RANGE_RE.match(response.get("ContentRange", "") or "")
+    if match is not None:
+        start, total = int(match.group(1)), int(match.group(3))
+    elif "ContentLength" in response:
+        total = int(response["ContentLength"])
+    return _BotoBody(response["Body"]), start, total
+
+
+class _BotoBody:
+    """A botocore StreamingBody whose read errors are OSError, so that they are retried."""
+
+    def __init__(self, body: Any) -> None:
+        self._body = body
+
+    def read(self, size: int = -1) -> bytes:
+        from botocore.exceptions import BotoCoreError
+
+        try:
+            data: bytes = self._body.read(size)
+        except BotoCoreError as exc:
+            raise OSError(str(exc)) from None
+        return data
+
+    def close(self) -> None:
+        self._body.close()
+
+
+def _read_chunks(body: _Body) -> Iterator[bytes]:
+    while True:
+        try:
+            chunk = body.read(CHUNK_BYTES)
+        except http.client.IncompleteRead as exc:
+            if exc.partial:
+                yield exc.partial
+            raise _Interrupted("connection closed mid-body") from None
+        if not chunk:
+            return
+        yield chunk
+
+
+def _redact(url: str) -> str:
+    """The URL without its query string: a presigned URL's signature is a credential."""
+    return url.split("?", 1)[0]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m intentforge.export.fetch URL SHA256 DEST`: exit 0 with DEST verified, else 2."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m intentforge.export.fetch",
+        description="Download a model and verify its sha256; DEST appears only if it matches.",
+    )
+    parser.add_argument("url", help="http(s):// URL (presigned S3 works) or s3://bucket/key")
+    parser.add_argument("sha256", help="expected sha256 (hex), from the model's manifest")
+    parser.add_argument(
+        "dest", type=Path, help="where the verified file goes, e.g. /models/model.gguf"
+    )
+    parser.add_argument("--retries", type=int, default=5, help="retries after a dropped connection")
+    parser.add_argument("--timeout-s", type=float, default=30.0, help="socket timeout per read")
+    args = parser.parse_args(argv)
+
+    from intentforge.cli.common import progress_bar
+
+    try:
+        with progress_bar() as bar:
+            task = bar.add_task(f"fetch {args.dest.name}", total=None)
+
+            def report(done: int, total: int | None) -> None:
+                bar.update(task, completed=done, total=total)
+
+            fetch(
+                args.url,
+                args.sha256,
+                args.dest,
+                retries=args.retries,
+                timeout_s=args.timeout_s,
+                progress=report,
+            )
+    except IntentforgeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"verified {args.dest} sha256={args.sha256.lower()}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
