@@ -1,0 +1,296 @@
+"""The llama.cpp decoding loop: greedy, grammar-constrained, with jump-forward over fixed text.
+
+Three measured choices (bench/parse_latency.py):
+- The grammar is checked against the greedy token first and applied to the whole vocabulary only
+  when it rejects that token. Applying it to every candidate at every step costs about half a
+  forward pass of SmolLM2; a model trained on the canonical rendering is rejected rarely.
+- Where the grammar admits exactly one next character (`","parameters":{"content":"` after an
+  intent name, `}}` at the end) that text is appended without sampling and evaluated as one batch.
+  The probe is a grammar pass over the ~260 single-byte tokens, not the vocabulary.
+- Completion is known from the grammar (only end-of-turn is left), so the end-of-turn token is
+  never sampled; `check_eos` still asks the model, for evaluation of stop behaviour.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from intentforge.config import RuntimeConfig
+from intentforge.errors import IntentforgeError, ModelOutputError
+
+_GGUF_MAGIC = b"GGUF"
+
+_TOKEN_DATA = np.dtype([("id", np.intc), ("logit", np.single), ("p", np.single)], align=True)
+
+
+class Cancelled(IntentforgeError):
+    """The caller gave up on this generation (timeout); the engine is free again."""
+
+    status_code = 504
+
+
+@dataclass(frozen=True)
+class Generation:
+    """Raw model output for one prompt: the text, whether the model ended it, and its cost."""
+
+    text: str
+    stopped_by_eos: bool
+    n_tokens: int
+    latency_ms: float
+    prompt_tokens: int = 0
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class _TokenArray:
+    """A llama_token_data_array over numpy memory, reusable across calls."""
+
+    def __init__(self, ids: np.ndarray) -> None:
+        import llama_cpp
+
+        self.ids = ids.astype(np.intc)
+        self.data = np.recarray((len(ids),), dtype=_TOKEN_DATA)
+        self.array = llama_cpp.llama_token_data_array(
+            data=self.data.ctypes.data_as(llama_cpp.llama_token_data_p),
+            size=len(ids),
+            selected=-1,
+            sorted=False,
+        )
+
+    def fill(self, logits: np.ndarray | float) -> None:
+        self.data.id[:] = self.ids
+        self.data.logit[:] = logits
+        self.data.p[:] = 0.0
+        self.array.size = len(self.ids)
+        self.array.selected = -1
+        self.array.sorted = False
+
+
+def check_model_file(path: Path) -> None:
+    """Fail early, naming the file and the fix, for a missing or non-GGUF model file."""
+    if not path.is_file():
+        raise IntentforgeError(
+            f"model file not found: {path}; build one with `intentforge build` "
+            "or point runtime.model_path (--model) at a GGUF file",
+            status_code=503,
+        )
+    with path.open("rb") as f:
+        magic = f.read(4)
+    if magic != _GGUF_MAGIC:
+        raise IntentforgeError(
+            f"{path} is not a GGUF model file (it starts with {magic!r}, not b'GGUF'); "
+            "rebuild it with `intentforge build` or export a GGUF",
+            status_code=503,
+        )
+
+
+class Engine:
+    """One llama.cpp model and context; not thread-safe: one caller at a time."""
+
+    def __init__(self, model_path: Path, grammar: str, config: RuntimeConfig) -> None:
+        check_model_file(model_path)
+        import llama_cpp
+
+        self._lib = llama_cpp
+        try:
+            self._llm = llama_cpp.Llama(
+                model_path=str(model_path),
+                n_ctx=config.n_ctx,
+                n_threads=config.n_threads,
+                n_threads_batch=config.n_threads,
+                n_batch=config.n_batch,
+                n_ubatch=config.n_batch,
+                flash_attn=config.flash_attn,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError) as exc:
+            raise IntentforgeError(
+                f"cannot load model {model_path}: corrupt or unsupported GGUF ({exc}); "
+                "rebuild it with `intentforge build` or point runtime.model_path at another file",
+                status_code=503,
+            ) from None
+        self.jump_forward = config.jump_forward
+        self.n_ctx = config.n_ctx
+        self._ctx = self._llm._ctx.ctx
+        self._vocab = self._llm._model.vocab
+        self.n_vocab = self._llm.n_vocab()
+        self._grammar = llama_cpp.llama_sampler_init_grammar(
+            self._vocab, grammar.encode("utf-8"), b"root"
+        )
+        if not self._grammar:
+            raise IntentforgeError("llama.cpp rejects the catalogue grammar", status_code=500)
+        self._lock = threading.Lock()
+        self._full = _TokenArray(np.arange(self.n_vocab))
+        self._one = _TokenArray(np.zeros(1))
+        byte_tokens, self._byte_of = self._single_byte_tokens()
+        self._eog = {t for t in range(self.n_vocab) if llama_cpp.llama_vocab_is_eog(self._vocab, t)}
+        self._probe = _TokenArray(np.array(byte_tokens + sorted(self._eog)))
+
+    def close(self) -> None:
+        if self._grammar:
+            self._lib.llama_sampler_free(self._grammar)
+            self._grammar = None
+        self._llm.close()
+
+    def _single_byte_tokens(self) -> tuple[list[int], dict[int, int]]:
+        """Tokens whose text is one byte: the probe set for forced characters."""
+        by_byte: dict[int, int] = {}
+        for b in range(256):
+            ids = self._llm.tokenize(bytes([b]), add_bos=False, special=False)
+            if len(ids) == 1 and self._llm.detokenize(ids) == bytes([b]):
+                by_byte.setdefault(b, ids[0])
+        return list(by_byte.values()), {t: b for b, t in by_byte.items()}
+
+    def tokenize(self, text: str, *, special: bool) -> list[int]:
+        """Token ids; `special` lets ChatML markers become their special tokens (and adds BOS if the
+        model asks for one), exactly as the trainer's tokenizer does."""
+        return list(self._llm.tokenize(text.encode("utf-8"), add_bos=special, special=special))
+
+    def _logits(self) -> np.ndarray:
+        ptr = self._lib.llama_get_logits_ith(self._ctx, -1)
+        return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
+
+    def _grammar_accepts(self, token: int) -> bool:
+        self._one.ids[0] = token
+        self._one.fill(0.0)
+        self._lib.llama_sampler_apply(self._grammar, ctypes.byref(self._one.array))
+        return bool(np.isfinite(self._one.data.logit[0]))
+
+    def _constrained_argmax(self, logits: np.ndarray) -> int:
+        self._full.fill(logits)
+        self._lib.llama_sampler_apply(self._grammar, ctypes.byref(self._full.array))
+        best = int(np.argmax(self._full.data.logit))
+        if not np.isfinite(self._full.data.logit[best]):
+            raise ModelOutputError("the grammar admits no next token (a broken catalogue grammar)")
+        return int(self._full.data.id[best])
+
+    def _forced_text(self) -> tuple[bytes, bool]:
+        """Text the grammar allows in exactly one way from here, and whether the grammar is done."""
+        forced = bytearray()
+        while True:
+            self._probe.fill(0.0)
+            self._lib.llama_sampler_apply(self._grammar, ctypes.byref(self._probe.array))
+            allowed = self._probe.ids[np.isfinite(self._probe.data.logit)]
+            if len(allowed) == 0:
+                return bytes(forced), False
+            if len(allowed) > 1 or int(allowed[0]) not in self._byte_of:
+                return bytes(forced), all(int(t) in self._eog for t in allowed)
+            byte = self._byte_of[int(allowed[0])]
+            if byte >= 0x80:  # a lone UTF-8 lead byte: let the model pick the whole character
+                return bytes(forced), False
+            self._lib.llama_sampler_accept(self._grammar, int(allowed[0]))
+            forced.append(byte)
+
+    def generate(
+        self,
+        prompt_tokens: list[int],
+        *,
+        grammar: bool,
+        max_tokens: int,
+        check_eos: bool = False,
+        cancel: threading.Event | None = None,
+    ) -> Generation:
+        """Greedy continuation of `prompt_tokens`, at most `max_tokens` new tokens."""
+        if len(prompt_tokens) + max_tokens > self.n_ctx:
+            raise IntentforgeError(
+                f"text too long: {len(prompt_tokens)} prompt tokens plus {max_tokens} to generate "
+                f"exceed the context of {self.n_ctx} tokens; shorten the request",
+                status_code=413,
+            )
+        with self._lock:
+            return self._generate(prompt_tokens, grammar, max_tokens, check_eos, cancel)
+
+    def _generate(
+        self,
+        prompt_tokens: list[int],
+        grammar: bool,
+        max_tokens: int,
+        check_eos: bool,
+        cancel: threading.Event | None,
+    ) -> Generation:
+        lib = self._lib
+        start = time.perf_counter()
+        timings = {"prefill_ms": 0.0, "decode_ms": 0.0, "grammar_ms": 0.0}
+        if grammar:
+            lib.llama_sampler_reset(self._grammar)
+        self._reuse_prefix(prompt_tokens)
+        pending = prompt_tokens[self._llm.n_tokens :]
+        out = bytearray()
+        n_generated = 0
+        stopped = False
+        first = True
+        while True:
+            if grammar and self.jump_forward:
+                t0 = time.perf_counter()
+                forced, done = self._forced_text()
+                timings["grammar_ms"] += (time.perf_counter() - t0) * 1000
+                if forced:
+                    forced_tokens = self._llm.tokenize(forced, add_bos=False, special=False)
+                    pending.extend(forced_tokens)
+                    out += forced
+                    n_generated += len(forced_tokens)
+                if done:
+                    stopped = True
+                    if check_eos:
+                        self._eval_timed(pending, timings, first)
+                        best = int(np.argmax(self._logits()))
+                        stopped = bool(lib.llama_vocab_is_eog(self._vocab, best))
+                    break
+            if n_generated >= max_tokens:
+                break
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("generation cancelled: the request timed out")
+            self._eval_timed(pending, timings, first)
+            first = False
+            logits = self._logits()
+            token = int(np.argmax(logits))
+            if grammar:
+                t0 = time.perf_counter()
+                if not self._grammar_accepts(token):
+                    token = self._constrained_argmax(logits)
+                timings["grammar_ms"] += (time.perf_counter() - t0) * 1000
+            if lib.llama_vocab_is_eog(self._vocab, token):
+                stopped = True
+                break
+            if grammar:
+                lib.llama_sampler_accept(self._grammar, token)
+            out += self._llm.detokenize([token])
+            n_generated += 1
+            pending = [token]
+        latency_ms = (time.perf_counter() - start) * 1000
+        try:
+            text = out.decode("utf-8")
+        except UnicodeDecodeError:
+            text = out.decode("utf-8", errors="replace")
+            stopped = stopped and not grammar
+        return Generation(
+            text=text,
+            stopped_by_eos=stopped,
+            n_tokens=n_generated,
+            latency_ms=latency_ms,
+            prompt_tokens=len(prompt_tokens),
+            timings_ms={k: round(v, 2) for k, v in timings.items()},
+        )
+
+    def _reuse_prefix(self, tokens: list[int]) -> None:
+        """Keep the cached KV of the longest prefix shared with the last request (at least one
+        token is always evaluated, so fresh logits exist)."""
+        cached = self._llm._input_ids
+        common = 0
+        for a, b in zip(cached, tokens[:-1], strict=False):
+            if a != b:
+                break
+            common += 1
+        self._llm.n_tokens = common
+
+    def _eval_timed(self, tokens: list[int], timings: dict[str, float], first: bool) -> None:
+        if not tokens:
+            return
+        t0 = time.perf_counter()
+        self._llm.eval(tokens)
+        timings["prefill_ms" if first else "decode_ms"] += (time.perf_counter() - t0) * 1000

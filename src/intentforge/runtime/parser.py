@@ -1,0 +1,160 @@
+"""Text -> validated intent: prompt, constrained generation, validation, date resolution."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from intentforge.catalogue import Catalogue, IntentCall
+from intentforge.config import RuntimeConfig, Settings
+from intentforge.errors import IntentforgeError, ModelOutputError
+from intentforge.prompt import normalise_text, render_prompt
+from intentforge.runtime.dates import DateResolver, resolve_call, zone
+from intentforge.runtime.engine import Engine, Generation
+
+
+@dataclass
+class ParseResult:
+    """One parsed request.
+
+    `resolved` maps each date slot to `{"text": span as spoken, "iso": ISO 8601 or None}`: `due`
+    is a date-time with UTC offset when a time was said ("2026-11-26T17:00:00+01:00"), else a
+    date; `date` is always a date. `timings_ms` has tokenize, prefill, decode, grammar, validate,
+    resolve and total.
+    """
+
+    call: IntentCall
+    resolved: dict[str, Any]
+    raw: str
+    timings_ms: dict[str, float]
+    tokens: int
+    prompt_tokens: int = 0
+    timezone: str = "UTC"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.call.to_dict(),
+            "resolved": self.resolved,
+            "timezone": self.timezone,
+            "raw": self.raw,
+            "tokens": {"prompt": self.prompt_tokens, "generated": self.tokens},
+            "timings_ms": self.timings_ms,
+        }
+
+
+def default_model_path(settings: Settings) -> Path:
+    """runtime.model_path, else the newest GGUF under export.out_dir."""
+    if settings.runtime.model_path is not None:
+        return settings.runtime.model_path
+    found = sorted(settings.export.out_dir.glob("*.gguf"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        raise IntentforgeError(
+            f"no model found in {settings.export.out_dir}/: build one with `intentforge build`, "
+            "or set runtime.model_path (INTENTFORGE_RUNTIME__MODEL_PATH, --model) to a GGUF file",
+            status_code=503,
+        )
+    return found[-1]
+
+
+class Parser:
+    """A loaded model that turns requests into intents. One caller at a time (calls serialise)."""
+
+    def __init__(self, model_path: Path, catalogue: Catalogue, config: RuntimeConfig) -> None:
+        self.model_path = Path(model_path)
+        self.catalogue = catalogue
+        self.config = config
+        zone(config.timezone)
+        self._engine = Engine(self.model_path, catalogue.grammar(), config)
+        self._dates = DateResolver()
+
+    def close(self) -> None:
+        """Free the model (also done when the Parser is garbage-collected)."""
+        self._engine.close()
+
+    def prompt_tokens(self, text: str) -> list[int]:
+        """Token ids of the prompt for `text`, special tokens on: what the trainer feeds too."""
+        return self._engine.tokenize(render_prompt(text), special=True)
+
+    def generate(
+        self,
+        text: str,
+        *,
+        grammar: bool,
+        max_tokens: int | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Generation:
+        """Raw greedy generation for `text`, for evaluation: `stopped_by_eos` asks the model."""
+        tokens = self.prompt_tokens(_require_text(text))
+        return self._engine.generate(
+            tokens,
+            grammar=grammar,
+            max_tokens=max_tokens or self.config.max_tokens,
+            check_eos=True,
+            cancel=cancel,
+        )
+
+    def parse(
+        self,
+        text: str,
+        *,
+        timezone: str | None = None,
+        now: datetime | None = None,
+        cancel: threading.Event | None = None,
+    ) -> ParseResult:
+        """The intent for `text`, with date slots resolved in `timezone` relative to `now`.
+
+        Raises ModelOutputError (422) when the model does not finish a valid intent within
+        runtime.max_tokens; never returns a made-up call.
+        """
+        start = time.perf_counter()
+        tz = timezone or self.config.timezone
+        zone(tz)
+        tokens = self.prompt_tokens(_require_text(text))
+        tokenized = time.perf_counter()
+        gen = self._engine.generate(
+            tokens, grammar=True, max_tokens=self.config.max_tokens, cancel=cancel
+        )
+        if not gen.stopped_by_eos:
+            raise ModelOutputError(
+                f"the model did not finish an intent within {self.config.max_tokens} tokens "
+                f"(runtime.max_tokens); got {gen.text[:80]!r}"
+            )
+        generated = time.perf_counter()
+        try:
+            call = self.catalogue.validate(gen.text)
+        except IntentforgeError as exc:
+            raise ModelOutputError(f"the model's output is not a valid intent: {exc}") from None
+        validated = time.perf_counter()
+        resolved = resolve_call(call, self._dates, timezone=tz, now=now or datetime.now(UTC))
+        done = time.perf_counter()
+        timings = {
+            "tokenize": (tokenized - start) * 1000,
+            "prefill": gen.timings_ms["prefill_ms"],
+            "decode": gen.timings_ms["decode_ms"],
+            "grammar": gen.timings_ms["grammar_ms"],
+            "generate": (generated - tokenized) * 1000,
+            "validate": (validated - generated) * 1000,
+            "resolve": (done - validated) * 1000,
+            "total": (done - start) * 1000,
+        }
+        return ParseResult(
+            call=call,
+            resolved=resolved,
+            raw=gen.text,
+            timings_ms={k: round(v, 2) for k, v in timings.items()},
+            tokens=gen.n_tokens,
+            prompt_tokens=gen.prompt_tokens,
+            timezone=tz,
+        )
+
+
+def _require_text(text: str) -> str:
+    if not normalise_text(text):
+        raise IntentforgeError(
+            "the request text is empty: say or type what you want done", status_code=400
+        )
+    return text
