@@ -81,7 +81,12 @@ class RuntimeConfig(_Section):
     n_threads: int = Field(2, ge=1)
     n_ctx: int = Field(512, ge=64)
     max_tokens: int = Field(96, ge=8, description="Bound on generated tokens per request.")
-    timezone: str = "UTC"
+    timezone: str = Field("UTC", description="IANA time zone for dates when a request names none.")
+    n_batch: int = Field(64, ge=8, description="Tokens evaluated per llama.cpp batch.")
+    flash_attn: bool = Field(False, description="llama.cpp flash attention.")
+    jump_forward: bool = Field(
+        True, description="Append text the grammar fixes without sampling it (faster, same output)."
+    )
 
 
 class ServerConfig(_Section):
