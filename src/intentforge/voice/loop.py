@@ -1,0 +1,275 @@
+"""The voice pipeline: audio -> transcript -> intent -> action -> spoken reply, timed per stage.
+
+The stages are handed in (a transcriber, a parse function, an act function, a speaker), so the CLI,
+the server and the tests share this one sequence while each supplies its own parser and runner.
+Microphone capture lives here too: an energy endpointer decides when an utterance starts and ends.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from intentforge.errors import IntentforgeError
+from intentforge.voice.audio import SAMPLE_RATE, NoSpeechError, decode_audio, wav_bytes
+from intentforge.voice.stt import Transcriber
+from intentforge.voice.tts import Speaker
+
+log = logging.getLogger(__name__)
+
+STAGES = ("decode", "stt", "parse", "act", "tts")
+
+
+class Parsed(Protocol):
+    """What the runtime's parser returns (intentforge.runtime.ParseResult)."""
+
+    @property
+    def call(self) -> Any: ...
+
+    @property
+    def resolved(self) -> Mapping[str, Any]: ...
+
+
+class Acted(Protocol):
+    """What the action runner returns (intentforge.actions.ActionResult)."""
+
+    @property
+    def reply(self) -> str: ...
+
+    def model_dump(self, *, mode: str = ...) -> dict[str, Any]: ...
+
+
+ParseFn = Callable[[str], Parsed]
+ActFn = Callable[[Any, Mapping[str, Any]], Acted]
+
+
+@dataclass
+class VoiceTurn:
+    """One request and its answer, with how long each stage took."""
+
+    transcript: str
+    intent: dict[str, Any]
+    resolved: dict[str, Any]
+    result: dict[str, Any]
+    reply: str
+    reply_wav: bytes
+    audio_s: float
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self, *, include_audio: bool = True) -> dict[str, Any]:
+        """The API's answer; the reply audio travels as base64 WAV."""
+        body: dict[str, Any] = {
+            "transcript": self.transcript,
+            "intent": self.intent,
+            "resolved": self.resolved,
+            "result": self.result,
+            "reply": self.reply,
+            "audio_s": round(self.audio_s, 3),
+            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
+        }
+        if include_audio:
+            body["reply_audio"] = {
+                "format": "wav",
+                "base64": base64.b64encode(self.reply_wav).decode("ascii"),
+            }
+        return body
+
+
+class VoicePipeline:
+    """Runs one utterance through every stage; raises IntentforgeError at the first failure."""
+
+    def __init__(
+        self,
+        transcriber: Transcriber,
+        parse: ParseFn,
+        act: ActFn,
+        speaker: Speaker,
+        *,
+        max_audio_s: float = 30.0,
+    ) -> None:
+        self.transcriber = transcriber
+        self.parse = parse
+        self.act = act
+        self.speaker = speaker
+        self.max_audio_s = max_audio_s
+
+    def hear(self, data: bytes) -> tuple[str, float, dict[str, float]]:
+        """Decode and transcribe: (text, seconds, timings); silence raises NoSpeechError."""
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        audio = decode_audio(data, self.max_audio_s)
+        timings["decode"] = _ms_since(started)
+        heard = self.transcriber.transcribe(audio)
+        timings["stt"] = heard.latency_ms
+        if not heard.text:
+            raise NoSpeechError()
+        return heard.text, audio.duration_s, timings
+
+    def respond(self, transcript: str) -> tuple[Parsed, Acted, bytes, dict[str, float]]:
+        """Parse, act and speak the reply for a transcript."""
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        parsed = self.parse(transcript)
+        timings["parse"] = _ms_since(started)
+        started = time.perf_counter()
+        outcome = self.act(parsed.call, parsed.resolved)
+        timings["act"] = _ms_since(started)
+        started = time.perf_counter()
+        reply_wav = self.speaker.speak(outcome.reply)
+        timings["tts"] = _ms_since(started)
+        return parsed, outcome, reply_wav, timings
+
+    def run(self, data: bytes) -> VoiceTurn:
+        """The whole turn for one recording (WAV, WebM, OGG... bytes)."""
+        started = time.perf_counter()
+        transcript, audio_s, timings = self.hear(data)
+        parsed, outcome, reply_wav, rest = self.respond(transcript)
+        timings.update(rest)
+        timings["total"] = _ms_since(started)
+        turn = VoiceTurn(
+            transcript=transcript,
+            intent=_call_dict(parsed.call),
+            resolved=dict(parsed.resolved),
+            result=outcome.model_dump(mode="json"),
+            reply=outcome.reply,
+            reply_wav=reply_wav,
+            audio_s=audio_s,
+            timings_ms=timings,
+        )
+        log.info(
+            "voice turn: %s",
+            " ".join(f"{k}={v:.0f}ms" for k, v in timings.items()),
+        )
+        return turn
+
+
+def _call_dict(call: Any) -> dict[str, Any]:
+    if hasattr(call, "to_dict"):
+        return dict(call.to_dict())
+    return dict(call)
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
+
+
+class Endpointer:
+    """Finds one utterance in a stream of audio blocks by energy: it starts when the level rises
+    well above the noise floor measured at the start, and ends after `silence_s` of quiet."""
+
+    def __init__(
+        self,
+        *,
+        block_s: float = 0.03,
+        calibrate_s: float = 0.3,
+        silence_s: float = 0.8,
+        max_s: float = 15.0,
+        min_level: float = 0.01,
+    ) -> None:
+        self.block_s = block_s
+        self._calibrate_blocks = max(1, round(calibrate_s / block_s))
+        self._silence_blocks = max(1, round(silence_s / block_s))
+        self._max_blocks = max(1, round(max_s / block_s))
+        self._min_level = min_level
+        self._levels: list[float] = []
+        self._threshold = min_level
+        self._pre_roll: list[np.ndarray] = []
+        self._speech: list[np.ndarray] = []
+        self._quiet = 0
+        self.done = False
+
+    @property
+    def started(self) -> bool:
+        return bool(self._speech)
+
+    def feed(self, block: np.ndarray) -> bool:
+        """Add a block of float32 samples; True once the utterance is complete."""
+        if self.done:
+            return True
+        level = float(np.sqrt(np.mean(np.square(block, dtype=np.float64)))) if len(block) else 0.0
+        if len(self._levels) < self._calibrate_blocks and not self._speech:
+            self._levels.append(level)
+            self._threshold = max(self._min_level, 3.0 * float(np.median(self._levels)))
+            self._pre_roll = [*self._pre_roll[-5:], block]
+            return False
+        if not self._speech:
+            if level < self._threshold:
+                # Keep a little audio from before the onset so the first syllable is not clipped.
+                self._pre_roll = [*self._pre_roll[-5:], block]
+                return False
+            self._speech = [*self._pre_roll, block]
+            return False
+        self._speech.append(block)
+        self._quiet = self._quiet + 1 if level < self._threshold else 0
+        if self._quiet >= self._silence_blocks or len(self._speech) >= self._max_blocks:
+            self.done = True
+        return self.done
+
+    def utterance(self) -> np.ndarray:
+        """The samples of the utterance found so far (empty when nobody spoke)."""
+        if not self._speech:
+            return np.zeros(0, dtype=np.float32)
+        return np.concatenate(self._speech).astype(np.float32)
+
+
+def _sounddevice() -> Any:
+    try:
+        import sounddevice
+    except (ImportError, OSError) as exc:
+        raise IntentforgeError(
+            f"microphone support is unavailable ({exc}); install PortAudio "
+            "(apt-get install libportaudio2) or use --wav FILE"
+        ) from None
+    return sounddevice
+
+
+def record_utterance(max_s: float, *, wait_s: float = 10.0) -> bytes:
+    """Listen on the default input device until one utterance ends; return it as WAV bytes."""
+    sd = _sounddevice()
+    try:
+        device = sd.query_devices(kind="input")
+    except Exception:  # PortAudioError when there is no input device at all
+        raise IntentforgeError(
+            "no microphone found (no default input device); plug one in or use --wav FILE"
+        ) from None
+    endpointer = Endpointer(max_s=max_s)
+    block = int(SAMPLE_RATE * endpointer.block_s)
+    waited_blocks = 0
+    try:
+        with sd.InputStream(
+            samplerate=SAMPLE_RATE, channels=1, dtype="float32", blocksize=block, device=None
+        ) as stream:
+            while True:
+                samples, _overflowed = stream.read(block)
+                if endpointer.feed(samples.reshape(-1)):
+                    break
+                if not endpointer.started:
+                    waited_blocks += 1
+                    if waited_blocks * endpointer.block_s > wait_s:
+                        raise NoSpeechError(f"no speech heard in {wait_s:g} s of listening")
+    except sd.PortAudioError as exc:
+        raise IntentforgeError(f"cannot record from {device['name']!r}: {exc}") from None
+    return wav_bytes(endpointer.utterance(), SAMPLE_RATE)
+
+
+def play_wav(data: bytes) -> bool:
+    """Play WAV bytes on the default output device; False when there is none."""
+    import io
+    import wave
+
+    sd = _sounddevice()
+    try:
+        sd.query_devices(kind="output")
+    except Exception:  # PortAudioError: no output device
+        return False
+    with wave.open(io.BytesIO(data), "rb") as src:
+        rate = src.getframerate()
+        frames = np.frombuffer(src.readframes(src.getnframes()), dtype=np.int16)
+    sd.play(frames, rate, blocking=True)
+    return True
