@@ -56,24 +56,40 @@ class DataConfig(_Section):
 
 
 class TrainConfig(_Section):
+    name: str = Field("intentforge", description="Run name: build/runs/<name>, models/<name>.*")
     base: str = Field("smollm2-135m", description="Preset name, hub id or local directory.")
     rank: int = Field(16, ge=1)
     alpha: int = Field(32, ge=1)
     dropout: float = Field(0.05, ge=0, lt=1)
     target_modules: list[str] = Field(
-        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+        default_factory=lambda: ["all-linear"],
+        description="Modules to adapt, or ['all-linear'] (every linear layer but the output head).",
     )
     learning_rate: float = Field(2e-3, gt=0)
+    warmup_ratio: float = Field(0.05, ge=0, lt=1, description="Share of steps with rising lr.")
     epochs: float = Field(2.0, gt=0)
     batch_size: int = Field(8, ge=1)
-    max_length: int = Field(128, ge=16)
+    max_length: int = Field(128, ge=16, description="Longer rows are dropped, never truncated.")
     seed: int = 13
+    max_steps: int | None = Field(None, ge=1, description="Stop early after this many steps.")
+    save_every_steps: int = Field(25, ge=1, description="Checkpoint interval (and each epoch).")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    qlora: bool = Field(True, description="On CUDA, load a hub base in 4-bit NF4 (QLoRA).")
     runs_dir: Path = Path("build/runs")
+    cache_dir: Path = Field(
+        Path("~/.cache/intentforge"), description="Where chunked base models are assembled."
+    )
 
 
 class ExportConfig(_Section):
-    quantizations: list[str] = Field(default_factory=lambda: ["q4_k_m"])
+    quantizations: list[str] = Field(
+        default_factory=lambda: ["q4_k_m"], description="Any of q4_k_m, q8_0, f16."
+    )
     out_dir: Path = Path("build/models")
+    cache_dir: Path = Field(
+        Path("~/.cache/intentforge"), description="Where the llama.cpp converter is cached."
+    )
+    threads: int = Field(2, ge=1, description="Threads for quantization.")
 
 
 class RuntimeConfig(_Section):
