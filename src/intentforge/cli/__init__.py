@@ -10,6 +10,7 @@ import sys
 import typer
 
 from intentforge.cli import data as data_cli
+from intentforge.cli import eval as eval_cli
 from intentforge.cli import publish as publish_cli
 from intentforge.cli.common import ConfigOption, console, settings_from
 from intentforge.errors import IntentforgeError
@@ -22,6 +23,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(data_cli.app, name="data")
+app.command("eval")(eval_cli.evaluate)
 app.command("publish")(publish_cli.publish)
 
 config_app = typer.Typer(help="Inspect configuration and the intent catalogue.", no_args_is_help=True)

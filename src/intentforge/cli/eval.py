@@ -1,0 +1,144 @@
+"""`intentforge eval`: measure one or more models on a labelled dataset and write the report."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from intentforge.cli.common import (
+    ConfigOption,
+    catalogue_from,
+    console,
+    progress_bar,
+    settings_from,
+)
+from intentforge.errors import IntentforgeError
+
+DEFAULT_DATA = Path("data/dev")
+DEFAULT_OUT = Path("build/eval")
+
+
+def _spread(rows: list[dict], limit: int | None) -> list[dict]:
+    """At most `limit` rows taken evenly across the dataset (every intent stays represented)."""
+    if limit is None or limit >= len(rows):
+        return rows
+    return [rows[i * len(rows) // limit] for i in range(limit)]
+
+
+def evaluate(
+    models: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Models to compare: GGUF files and/or training run directories (LoRA adapter, "
+            "unmerged). Give two to compare them side by side.",
+            show_default=False,
+        ),
+    ] = None,
+    data: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--data",
+            "-d",
+            help="Labelled JSONL file or folder of them (repeatable). Default: data/dev (the "
+            "hand-written dev set).",
+        ),
+    ] = None,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for report.json and report.html.")
+    ] = DEFAULT_OUT,
+    baseline: Annotated[
+        bool,
+        typer.Option(
+            "--baseline",
+            help="Also evaluate the original workflow's way: the untuned SmolLM2 Q4_1 prompted "
+            "with instructions and few-shot examples, JSON extracted from free text.",
+        ),
+    ] = False,
+    stop_rate: Annotated[
+        bool,
+        typer.Option(
+            "--stop-rate/--no-stop-rate",
+            help="Measure the stop rate with one extra unconstrained generation per request "
+            "(GGUF models; roughly doubles the time).",
+        ),
+    ] = True,
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", min=1, help="Evaluate at most this many rows, spread evenly."),
+    ] = None,
+    max_tokens: Annotated[
+        int | None,
+        typer.Option("--max-tokens", min=8, help="Bound on generated tokens per request."),
+    ] = None,
+    threads: Annotated[
+        int | None, typer.Option("--threads", min=1, help="CPU threads (runtime.n_threads).")
+    ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Exit 1 when the first model misses a quality target of the report."
+        ),
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Evaluate models on labelled requests: accuracy, slots, validity, stop rate, latency."""
+    from intentforge.evaluate import (
+        BASELINE,
+        dataset_info,
+        evaluate_models,
+        load_rows,
+        write_report,
+    )
+    from intentforge.evaluate.report import HEADLINE, format_value, meets_target
+
+    specs = list(models or [])
+    if baseline:
+        specs.append(BASELINE)
+    if not specs:
+        raise IntentforgeError(
+            "nothing to evaluate: give a GGUF file or training run directory, or --baseline"
+        )
+    settings = settings_from(config, {"runtime": {"n_threads": threads}})
+    catalogue = catalogue_from(settings)
+    paths = data or [DEFAULT_DATA]
+    rows = _spread(load_rows(paths), limit)
+    started = time.perf_counter()
+    with progress_bar() as progress:
+        results = evaluate_models(
+            specs,
+            rows,
+            catalogue,
+            settings.runtime,
+            measure_stop=stop_rate,
+            max_tokens=max_tokens,
+            progress=progress,
+        )
+    elapsed_s = time.perf_counter() - started
+    json_path, html_path = write_report(
+        results, dataset_info(rows, paths), out, elapsed_s=elapsed_s
+    )
+
+    table = Table(title=f"{len(rows)} requests from {', '.join(str(p) for p in paths)}")
+    table.add_column("metric")
+    for result in results:
+        table.add_column(result.name, justify="right")
+    for metric, label, kind in HEADLINE:
+        cells = []
+        for result in results:
+            value = getattr(result.metrics, metric)
+            verdict = meets_target(metric, value)
+            mark = "" if verdict is None else (" [green]✓[/]" if verdict else " [red]✗[/]")
+            cells.append(format_value(value, kind) + mark)
+        table.add_row(label, *cells)
+    console.print(table)
+    console.print(f"report: {html_path} (data: {json_path}); took {elapsed_s:.0f} s")
+    if check:
+        first = results[0].metrics
+        missed = [m for m, _, _ in HEADLINE if meets_target(m, getattr(first, m)) is False]
+        if missed:
+            console.print(f"[red]{results[0].name} misses the targets for: {', '.join(missed)}")
+            raise typer.Exit(1)

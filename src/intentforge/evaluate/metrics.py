@@ -1,0 +1,296 @@
+"""Quality metrics of an intent model over a labelled dataset: pure functions of the predictions.
+
+Definitions (the README repeats them):
+- A prediction is *valid* when the model's output parsed as JSON and validated against the
+  catalogue; an invalid one has intent None and counts as wrong everywhere.
+- Slot values compare after the runtime's normalisation (case-folded, trimmed, whitespace collapsed,
+  trailing punctuation stripped); numbers (priority) compare as numbers. Date slots also ignore a
+  leading "on/at/by/for/over/due" ("on friday" == "friday"): both resolve to the same date.
+- A slot is identified by (intent, slot name). Slot-level F1 per slot: a gold slot matched by the
+  same slot with an equal value in the prediction is a true positive; an unmatched predicted slot a
+  false positive, an unmatched gold slot a false negative (a wrong intent misses all its slots).
+- Per-slot exact match: over rows whose gold intent owns the slot, the share where the prediction
+  has that intent and the slot's value equals the gold one, absence included (unsaid stays unsaid).
+- Row slot exact match: over in-scope rows (gold intent not `none`), the share whose predicted
+  intent and full set of slots equal the gold ones. Exact match: the same over all rows.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from intentforge.catalogue import OUT_OF_SCOPE
+from intentforge.runtime.dates import DATE_SLOTS
+
+INVALID = "<invalid>"
+
+_WHITESPACE = re.compile(r"\s+")
+_DATE_CONNECTOR = re.compile(r"^(?:due\s+)?(?:on|at|by|for|over)\s+|^due\s+")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One dataset row, the model's answer to it and how that answer came about."""
+
+    id: str
+    text: str
+    gold_intent: str
+    gold_parameters: dict[str, Any]
+    intent: str | None
+    parameters: dict[str, Any] = field(default_factory=dict)
+    raw: str = ""
+    latency_ms: float = 0.0
+    stopped: bool | None = None
+    error: str | None = None
+
+    @property
+    def valid(self) -> bool:
+        return self.intent is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def normalise_value(value: Any, slot: str = "") -> Any:
+    """A slot value as compared: text normalised like the runtime does, numbers as numbers."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = _WHITESPACE.sub(" ", str(value)).strip().casefold()
+    while text and unicodedata.category(text[-1]).startswith("P"):
+        text = text[:-1].rstrip()
+    if slot in DATE_SLOTS:
+        text = _DATE_CONNECTOR.sub("", text)
+    try:
+        return float(text) if text.isdigit() else text
+    except ValueError:
+        return text
+
+
+def values_equal(gold: Any, predicted: Any, slot: str = "") -> bool:
+    """Whether two slot values are the same after normalisation."""
+    return normalise_value(gold, slot) == normalise_value(predicted, slot)
+
+
+def parameters_equal(gold: Mapping[str, Any], predicted: Mapping[str, Any]) -> bool:
+    """Same slots present, each with an equal value."""
+    return set(gold) == set(predicted) and all(values_equal(gold[s], predicted[s], s) for s in gold)
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The q-th percentile (0..100) by linear interpolation between closest ranks; None if empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def _ratio(numerator: int, denominator: int) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Precision, recall and F1 of one label or slot (None where the denominator is zero)."""
+
+    precision: float | None
+    recall: float | None
+    f1: float | None
+    support: int
+    tp: int
+    fp: int
+    fn: int
+
+    @classmethod
+    def from_counts(cls, tp: int, fp: int, fn: int) -> Scores:
+        return cls(
+            precision=_ratio(tp, tp + fp),
+            recall=_ratio(tp, tp + fn),
+            f1=_ratio(2 * tp, 2 * tp + fp + fn),
+            support=tp + fn,
+            tp=tp,
+            fp=fp,
+            fn=fn,
+        )
+
+
+def predicted_label(prediction: Prediction) -> str:
+    return prediction.intent if prediction.intent is not None else INVALID
+
+
+def intent_accuracy(predictions: Sequence[Prediction]) -> float | None:
+    """Share of rows whose predicted intent is the gold one (invalid output is wrong)."""
+    return _ratio(sum(p.intent == p.gold_intent for p in predictions), len(predictions))
+
+
+def per_intent_scores(
+    predictions: Sequence[Prediction], labels: Sequence[str]
+) -> dict[str, Scores]:
+    """Precision/recall/F1 of each intent; recall is the accuracy on that intent's rows."""
+    out = {}
+    for label in labels:
+        tp = sum(p.gold_intent == label and p.intent == label for p in predictions)
+        fp = sum(p.gold_intent != label and p.intent == label for p in predictions)
+        fn = sum(p.gold_intent == label and p.intent != label for p in predictions)
+        out[label] = Scores.from_counts(tp, fp, fn)
+    return out
+
+
+def confusion_matrix(
+    predictions: Sequence[Prediction], labels: Sequence[str]
+) -> tuple[list[str], list[str], list[list[int]]]:
+    """Counts of (gold row, predicted column); the last column holds invalid outputs."""
+    rows = list(labels) + sorted({p.gold_intent for p in predictions} - set(labels))
+    columns = [*list(labels), INVALID]
+    columns[-1:-1] = sorted({p.intent for p in predictions if p.intent} - set(labels))
+    counts = Counter((p.gold_intent, predicted_label(p)) for p in predictions)
+    return rows, columns, [[counts[(r, c)] for c in columns] for r in rows]
+
+
+def slot_scores(predictions: Sequence[Prediction]) -> dict[str, Scores]:
+    """Slot-level precision/recall/F1 per "intent.slot" (see the module docstring)."""
+    tp: Counter[str] = Counter()
+    fp: Counter[str] = Counter()
+    fn: Counter[str] = Counter()
+    for p in predictions:
+        gold = {f"{p.gold_intent}.{s}": (s, v) for s, v in p.gold_parameters.items()}
+        predicted = {f"{p.intent}.{s}": (s, v) for s, v in p.parameters.items()} if p.valid else {}
+        for key in gold.keys() | predicted.keys():
+            if (
+                key in gold
+                and key in predicted
+                and values_equal(gold[key][1], predicted[key][1], gold[key][0])
+            ):
+                tp[key] += 1
+                continue
+            if key in predicted:
+                fp[key] += 1
+            if key in gold:
+                fn[key] += 1
+    keys = sorted(tp.keys() | fp.keys() | fn.keys())
+    return {k: Scores.from_counts(tp[k], fp[k], fn[k]) for k in keys}
+
+
+def slot_exact_match(
+    predictions: Sequence[Prediction], slots: Mapping[str, Sequence[str]]
+) -> dict[str, float | None]:
+    """Per "intent.slot": share of that intent's gold rows where the slot came out exactly right.
+
+    `slots` maps each intent to its slot names (from the catalogue).
+    """
+    out: dict[str, float | None] = {}
+    for intent, names in slots.items():
+        rows = [p for p in predictions if p.gold_intent == intent]
+        for slot in names:
+            right = 0
+            for p in rows:
+                if p.intent != intent:
+                    continue
+                gold, pred = p.gold_parameters.get(slot), p.parameters.get(slot)
+                if (gold is None and pred is None) or (
+                    gold is not None and pred is not None and values_equal(gold, pred, slot)
+                ):
+                    right += 1
+            out[f"{intent}.{slot}"] = _ratio(right, len(rows))
+    return out
+
+
+def row_exact_match(predictions: Sequence[Prediction], *, in_scope_only: bool) -> float | None:
+    """Share of rows whose intent and every slot are right (in-scope rows only, or all rows)."""
+    rows = [p for p in predictions if not in_scope_only or p.gold_intent != OUT_OF_SCOPE]
+    right = sum(
+        p.intent == p.gold_intent and parameters_equal(p.gold_parameters, p.parameters)
+        for p in rows
+    )
+    return _ratio(right, len(rows))
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Every figure of one model on one dataset (rates in 0..1, None where undefined)."""
+
+    rows: int
+    intent_accuracy: float | None
+    macro_f1: float | None
+    slot_exact_match: float | None
+    exact_match: float | None
+    slot_f1: float | None
+    json_validity: float | None
+    stop_rate: float | None
+    stop_measured: int
+    out_of_scope_refusal: float | None
+    false_action_rate: float | None
+    false_refusal_rate: float | None
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+    latency_mean_ms: float | None
+    per_intent: dict[str, Scores]
+    per_slot: dict[str, Scores]
+    per_slot_exact_match: dict[str, float | None]
+    confusion: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def headline(self) -> dict[str, float | None]:
+        """The figures a summary table shows (the quality targets among them)."""
+        return {
+            "intent_accuracy": self.intent_accuracy,
+            "slot_exact_match": self.slot_exact_match,
+            "slot_f1": self.slot_f1,
+            "json_validity": self.json_validity,
+            "stop_rate": self.stop_rate,
+            "out_of_scope_refusal": self.out_of_scope_refusal,
+            "false_action_rate": self.false_action_rate,
+            "latency_p50_ms": self.latency_p50_ms,
+            "latency_p95_ms": self.latency_p95_ms,
+        }
+
+
+def compute_metrics(
+    predictions: Sequence[Prediction], slots: Mapping[str, Sequence[str]]
+) -> Metrics:
+    """All metrics. `slots` maps each catalogue intent, in order, to its slot names."""
+    labels = list(slots)
+    per_intent = per_intent_scores(predictions, labels)
+    defined_f1 = [s.f1 for s in per_intent.values() if s.f1 is not None and s.support]
+    per_slot = slot_scores(predictions)
+    tp = sum(s.tp for s in per_slot.values())
+    fp = sum(s.fp for s in per_slot.values())
+    fn = sum(s.fn for s in per_slot.values())
+    oos = [p for p in predictions if p.gold_intent == OUT_OF_SCOPE]
+    in_scope = [p for p in predictions if p.gold_intent != OUT_OF_SCOPE]
+    measured = [p.stopped for p in predictions if p.stopped is not None]
+    latencies = [p.latency_ms for p in predictions]
+    rows, columns, matrix = confusion_matrix(predictions, labels)
+    return Metrics(
+        rows=len(predictions),
+        intent_accuracy=intent_accuracy(predictions),
+        macro_f1=sum(defined_f1) / len(defined_f1) if defined_f1 else None,
+        slot_exact_match=row_exact_match(predictions, in_scope_only=True),
+        exact_match=row_exact_match(predictions, in_scope_only=False),
+        slot_f1=_ratio(2 * tp, 2 * tp + fp + fn),
+        json_validity=_ratio(sum(p.valid for p in predictions), len(predictions)),
+        stop_rate=_ratio(sum(measured), len(measured)),
+        stop_measured=len(measured),
+        out_of_scope_refusal=_ratio(sum(p.intent == OUT_OF_SCOPE for p in oos), len(oos)),
+        false_action_rate=_ratio(sum(p.valid and p.intent != OUT_OF_SCOPE for p in oos), len(oos)),
+        false_refusal_rate=_ratio(sum(p.intent == OUT_OF_SCOPE for p in in_scope), len(in_scope)),
+        latency_p50_ms=percentile(latencies, 50),
+        latency_p95_ms=percentile(latencies, 95),
+        latency_mean_ms=sum(latencies) / len(latencies) if latencies else None,
+        per_intent=per_intent,
+        per_slot=per_slot,
+        per_slot_exact_match=slot_exact_match(predictions, slots),
+        confusion={"rows": rows, "columns": columns, "counts": matrix},
+    )

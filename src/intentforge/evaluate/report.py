@@ -1,0 +1,357 @@
+"""The evaluation report: report.json (every figure and prediction) and report.html (tables and
+plots embedded as PNG data, so it opens in a browser from disk, without a server)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import os
+import platform
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from intentforge.evaluate.metrics import Metrics, parameters_equal
+from intentforge.evaluate.runner import ModelResult
+
+# The quality bar of the default model on the dev set (issue 5): the report marks each figure.
+TARGETS: dict[str, float] = {
+    "intent_accuracy": 0.95,
+    "slot_exact_match": 0.85,
+    "json_validity": 1.0,
+    "stop_rate": 0.99,
+    "out_of_scope_refusal": 0.90,
+}
+
+# (metric, label, kind): kind "rate" prints as a percentage, "ms" as milliseconds; "lower" marks
+# the rates where less is better.
+HEADLINE: tuple[tuple[str, str, str], ...] = (
+    ("intent_accuracy", "Intent accuracy", "rate"),
+    ("macro_f1", "Intent macro F1", "rate"),
+    ("slot_exact_match", "Slot exact match (in-scope rows)", "rate"),
+    ("exact_match", "Exact match (all rows)", "rate"),
+    ("slot_f1", "Slot F1 (micro, slot-level)", "rate"),
+    ("json_validity", "JSON validity", "rate"),
+    ("stop_rate", "Stop rate (no grammar)", "rate"),
+    ("out_of_scope_refusal", "Out-of-scope refusal", "rate"),
+    ("false_action_rate", "False actions (out-of-scope acted on)", "lower"),
+    ("false_refusal_rate", "False refusals (in-scope refused)", "lower"),
+    ("latency_p50_ms", "Latency p50", "ms"),
+    ("latency_p95_ms", "Latency p95", "ms"),
+)
+
+
+def format_value(value: float | None, kind: str) -> str:
+    if value is None:
+        return "—"
+    if kind == "ms":
+        return f"{value:.0f} ms"
+    return f"{100 * value:.1f} %"
+
+
+def meets_target(metric: str, value: float | None) -> bool | None:
+    """Whether `value` reaches the target for `metric` (None: no target, or not measured)."""
+    if metric not in TARGETS or value is None:
+        return None
+    return value >= TARGETS[metric] - 1e-9
+
+
+def summary(result: ModelResult) -> dict[str, Any]:
+    """The headline figures of one model, for manifests and build summaries."""
+    figures = {name: getattr(result.metrics, name) for name, _, _ in HEADLINE}
+    return {"rows": result.metrics.rows, **figures}
+
+
+def build_report(
+    results: Sequence[ModelResult], dataset: dict[str, Any], *, elapsed_s: float | None = None
+) -> dict[str, Any]:
+    """The report as plain data: what was measured, where, and every prediction."""
+    return {
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "dataset": dataset,
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+        },
+        "elapsed_s": elapsed_s,
+        "targets": TARGETS,
+        "models": [result.to_dict() for result in results],
+    }
+
+
+def write_report(
+    results: Sequence[ModelResult],
+    dataset: dict[str, Any],
+    out_dir: Path,
+    *,
+    elapsed_s: float | None = None,
+) -> tuple[Path, Path]:
+    """Write report.json and report.html into `out_dir`; returns both paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report = build_report(results, dataset, elapsed_s=elapsed_s)
+    json_path = out_dir / "report.json"
+    json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    html_path = out_dir / "report.html"
+    html_path.write_text(render_html(results, report), encoding="utf-8")
+    return json_path, html_path
+
+
+# --- plots ---------------------------------------------------------------------------------
+
+
+def _figure(width: float, height: float) -> Any:
+    # Figure without pyplot: no global state, no GUI backend, safe in servers and threads.
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def _png(figure: Any) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _grouped_bars(ax: Any, keys: Sequence[str], series: dict[str, list[float]], title: str) -> None:
+    width = 0.8 / max(len(series), 1)
+    for n, (name, values) in enumerate(series.items()):
+        offsets = [i + (n - (len(series) - 1) / 2) * width for i in range(len(keys))]
+        ax.bar(offsets, values, width=width, label=name)
+    ax.set_xticks(range(len(keys)), keys, rotation=30, ha="right")
+    ax.set_ylim(0, 1.05)
+    ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3)
+
+
+def per_intent_plot(results: Sequence[ModelResult]) -> str:
+    """Per-intent accuracy (recall) and F1, one bar per model."""
+    intents = list(results[0].metrics.per_intent)
+    figure = _figure(11, 3.8)
+    axes = figure.subplots(1, 2)
+    for ax, field, title in (
+        (axes[0], "recall", "Accuracy on each intent's rows (recall)"),
+        (axes[1], "f1", "F1 per intent"),
+    ):
+        series = {
+            r.name: [getattr(r.metrics.per_intent[i], field) or 0.0 for i in intents]
+            for r in results
+        }
+        _grouped_bars(ax, intents, series, title)
+    axes[1].legend(fontsize="small", loc="lower right")
+    return _png(figure)
+
+
+def per_slot_plot(results: Sequence[ModelResult]) -> str:
+    """Slot-level F1 and exact match per slot, one bar per model."""
+    slots = sorted({k for r in results for k in r.metrics.per_slot_exact_match})
+    figure = _figure(11, 4.2)
+    axes = figure.subplots(1, 2)
+    f1 = {
+        r.name: [
+            (r.metrics.per_slot[s].f1 or 0.0) if s in r.metrics.per_slot else 0.0 for s in slots
+        ]
+        for r in results
+    }
+    exact = {r.name: [r.metrics.per_slot_exact_match.get(s) or 0.0 for s in slots] for r in results}
+    _grouped_bars(axes[0], slots, f1, "Slot F1 (slot-level)")
+    _grouped_bars(axes[1], slots, exact, "Per-slot exact match")
+    axes[1].legend(fontsize="small", loc="lower right")
+    return _png(figure)
+
+
+def confusion_plot(metrics: Metrics, title: str) -> str:
+    """Confusion matrix: gold intents down, predicted across (last column: invalid output)."""
+    rows, columns = metrics.confusion["rows"], metrics.confusion["columns"]
+    counts = metrics.confusion["counts"]
+    figure = _figure(1.2 + 1.1 * len(columns), 1.0 + 0.7 * len(rows))
+    ax = figure.subplots()
+    ax.imshow(counts, cmap="Blues")
+    peak = max((max(r) for r in counts if r), default=0)
+    for i, row in enumerate(counts):
+        for j, n in enumerate(row):
+            colour = "white" if peak and n > peak / 2 else "black"
+            ax.text(j, i, str(n), ha="center", va="center", color=colour)
+    ax.set_xticks(range(len(columns)), columns, rotation=30, ha="right")
+    ax.set_yticks(range(len(rows)), rows)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("gold")
+    ax.set_title(title, fontsize="medium")
+    return _png(figure)
+
+
+def latency_plot(results: Sequence[ModelResult]) -> str:
+    """Histogram of per-request latency, models overlaid."""
+    figure = _figure(8, 3.5)
+    ax = figure.subplots()
+    latencies = [[p.latency_ms for p in r.predictions] for r in results]
+    everything = [v for values in latencies for v in values]
+    low, high = (min(everything), max(everything)) if everything else (0.0, 1.0)
+    bins = [low + (high - low) * i / 30 for i in range(31)] if high > low else 10
+    for result, values in zip(results, latencies, strict=True):
+        ax.hist(values, bins=bins, alpha=0.55, label=result.name)
+    ax.set_xlabel("latency per request (ms)")
+    ax.set_ylabel("requests")
+    ax.set_title("Latency")
+    ax.legend(fontsize="small")
+    return _png(figure)
+
+
+# --- HTML ----------------------------------------------------------------------------------
+
+_STYLE = """
+body { font: 14px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 1200px; color: #222; }
+h1, h2, h3 { font-weight: 600; } table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; }
+th, td { border: 1px solid #ddd; padding: 0.25rem 0.6rem; text-align: left; vertical-align: top; }
+th { background: #f4f4f4; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.pass { color: #176e2c; } .fail { color: #b3261e; } code { font-size: 12px; }
+img { max-width: 100%; } .muted { color: #666; }
+"""
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _call(intent: str | None, parameters: dict[str, Any]) -> str:
+    if intent is None:
+        return "invalid"
+    return json.dumps({"intent": intent, "parameters": parameters}, ensure_ascii=False)
+
+
+def _headline_table(results: Sequence[ModelResult]) -> str:
+    head = "".join(f"<th>{_e(r.name)}</th>" for r in results)
+    lines = [f"<table><tr><th>Metric</th><th>Target</th>{head}</tr>"]
+    for metric, label, kind in HEADLINE:
+        target = TARGETS.get(metric)
+        cells = []
+        for result in results:
+            value = getattr(result.metrics, metric)
+            verdict = meets_target(metric, value)
+            mark = "" if verdict is None else (" ✓" if verdict else " ✗")
+            css = "" if verdict is None else (" pass" if verdict else " fail")
+            cells.append(f'<td class="num{css}">{format_value(value, kind)}{mark}</td>')
+        shown = f"≥ {format_value(target, kind)}" if target is not None else ""
+        lines.append(f"<tr><td>{_e(label)}</td><td>{shown}</td>{''.join(cells)}</tr>")
+    lines.append("</table>")
+    return "\n".join(lines)
+
+
+def _intent_table(metrics: Metrics) -> str:
+    lines = [
+        "<table><tr><th>Intent</th><th>Support</th><th>Precision</th><th>Recall</th>"
+        "<th>F1</th></tr>"
+    ]
+    for intent, s in metrics.per_intent.items():
+        lines.append(
+            f"<tr><td>{_e(intent)}</td><td class='num'>{s.support}</td>"
+            f"<td class='num'>{format_value(s.precision, 'rate')}</td>"
+            f"<td class='num'>{format_value(s.recall, 'rate')}</td>"
+            f"<td class='num'>{format_value(s.f1, 'rate')}</td></tr>"
+        )
+    lines.append("</table>")
+    return "\n".join(lines)
+
+
+def _slot_table(metrics: Metrics) -> str:
+    lines = [
+        "<table><tr><th>Slot</th><th>Gold</th><th>Precision</th><th>Recall</th><th>F1</th>"
+        "<th>Exact match</th></tr>"
+    ]
+    for slot, exact in metrics.per_slot_exact_match.items():
+        s = metrics.per_slot.get(slot)
+        cells = (
+            [
+                format_value(s.precision, "rate"),
+                format_value(s.recall, "rate"),
+                format_value(s.f1, "rate"),
+            ]
+            if s is not None
+            else ["—", "—", "—"]
+        )
+        lines.append(
+            f"<tr><td>{_e(slot)}</td><td class='num'>{s.support if s else 0}</td>"
+            + "".join(f"<td class='num'>{c}</td>" for c in cells)
+            + f"<td class='num'>{format_value(exact, 'rate')}</td></tr>"
+        )
+    lines.append("</table>")
+    return "\n".join(lines)
+
+
+def _errors_table(result: ModelResult) -> str:
+    wrong = [
+        p
+        for p in result.predictions
+        if p.intent != p.gold_intent or not parameters_equal(p.gold_parameters, p.parameters)
+    ]
+    if not wrong:
+        return "<p>No errors.</p>"
+    lines = [
+        f"<p>{len(wrong)} of {len(result.predictions)} rows not exactly right.</p>",
+        "<table><tr><th>Id</th><th>Text</th><th>Gold</th><th>Predicted</th><th>Raw output</th>"
+        "<th>Stopped</th></tr>",
+    ]
+    for p in wrong:
+        stopped = "—" if p.stopped is None else ("yes" if p.stopped else "no")
+        raw = p.raw if len(p.raw) <= 300 else p.raw[:300] + "…"
+        error = f"<br><span class='muted'>{_e(p.error)}</span>" if p.error else ""
+        lines.append(
+            f"<tr><td>{_e(p.id)}</td><td>{_e(p.text)}</td>"
+            f"<td><code>{_e(_call(p.gold_intent, p.gold_parameters))}</code></td>"
+            f"<td><code>{_e(_call(p.intent, p.parameters))}</code>{error}</td>"
+            f"<td><code>{_e(raw)}</code></td><td>{stopped}</td></tr>"
+        )
+    lines.append("</table>")
+    return "\n".join(lines)
+
+
+def render_html(results: Sequence[ModelResult], report: dict[str, Any]) -> str:
+    """A self-contained HTML page: inline CSS, plots as data: URIs, no scripts, no requests."""
+    dataset = report["dataset"]
+    machine = report["machine"]
+    names = ", ".join(r.name for r in results)
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>intentforge evaluation: {_e(names)}</title>",
+        f"<style>{_STYLE}</style></head><body>",
+        "<h1>intentforge evaluation</h1>",
+        f"<p>Dataset <code>{_e(', '.join(dataset.get('paths', [])))}</code>: "
+        f"{dataset.get('rows')} rows ({_e(_counts(dataset.get('intents', {})))}). "
+        f"Created {_e(report['created'])} on {machine['cpu_count']} CPU cores "
+        f"({_e(machine['platform'])}).</p>",
+        "<h2>Summary</h2>",
+        _headline_table(results),
+        "<p class='muted'>Slot exact match: in-scope rows whose intent and every slot are right. "
+        "Stop rate: share of requests where generation without grammar ended by itself within "
+        "the token bound. Out-of-scope refusal: share of out-of-scope requests answered "
+        "<code>none</code>. Latency: wall time per request as served (grammar on for GGUF "
+        "models).</p>",
+        "<h2>Per intent</h2>",
+        f'<img alt="per-intent accuracy and F1" src="{per_intent_plot(results)}">',
+        "<h2>Per slot</h2>",
+        f'<img alt="per-slot F1 and exact match" src="{per_slot_plot(results)}">',
+        "<h2>Latency</h2>",
+        f'<img alt="latency histogram" src="{latency_plot(results)}">',
+    ]
+    for result in results:
+        parts += [
+            f"<h2>{_e(result.name)}</h2>",
+            f"<p class='muted'>{_e(result.kind)}: <code>{_e(result.path)}</code></p>",
+            f'<img alt="confusion matrix" src="{confusion_plot(result.metrics, result.name)}">',
+            "<h3>Intents</h3>",
+            _intent_table(result.metrics),
+            "<h3>Slots</h3>",
+            _slot_table(result.metrics),
+            "<h3>Errors</h3>",
+            _errors_table(result),
+        ]
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name} {n}" for name, n in counts.items())

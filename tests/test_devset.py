@@ -1,0 +1,111 @@
+"""The hand-written dev set: valid, unique, balanced, labelled with spoken spans, never trained."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from intentforge.catalogue import OUT_OF_SCOPE, load_catalogue
+from intentforge.evaluate.runner import load_rows
+from intentforge.prompt import normalise_text
+
+DEV_DIR = Path(__file__).resolve().parents[1] / "data" / "dev"
+
+
+@pytest.fixture(scope="module")
+def rows():
+    return load_rows([DEV_DIR])
+
+
+def test_dev_set_is_big_enough_and_only_dev_rows(rows):
+    assert len(rows) >= 180
+    assert {r["source"] for r in rows} == {"dev"}
+    assert {tuple(sorted(r)) for r in rows} == {("id", "intent", "parameters", "source", "text")}
+
+
+def test_every_dev_row_validates_against_the_catalogue(rows):
+    catalogue = load_catalogue()
+    for row in rows:
+        call = catalogue.validate({"intent": row["intent"], "parameters": row["parameters"]})
+        # Labels are already canonical: nothing dropped or coerced by validation.
+        assert call.parameters == row["parameters"], row["id"]
+
+
+def test_ids_and_texts_are_unique(rows):
+    ids = Counter(r["id"] for r in rows)
+    assert [i for i, n in ids.items() if n > 1] == []
+    texts = Counter(normalise_text(r["text"]).casefold() for r in rows)
+    assert [t for t, n in texts.items() if n > 1] == []
+
+
+def test_intents_are_balanced_with_about_a_fifth_out_of_scope(rows):
+    counts = Counter(r["intent"] for r in rows)
+    assert set(counts) == set(load_catalogue().names)
+    for intent, n in counts.items():
+        assert n / len(rows) >= 0.15, intent
+    assert 0.15 <= counts[OUT_OF_SCOPE] / len(rows) <= 0.3
+
+
+def test_text_labels_are_verbatim_spoken_spans(rows):
+    for row in rows:
+        for slot, value in row["parameters"].items():
+            if isinstance(value, str):
+                assert value.casefold() in row["text"].casefold(), (row["id"], slot)
+
+
+def test_dev_set_covers_the_hard_cases(rows):
+    by_intent: dict[str, list[dict]] = {}
+    for row in rows:
+        by_intent.setdefault(row["intent"], []).append(row)
+    weather = by_intent["get_weather"]
+    assert any("location" not in r["parameters"] for r in weather)
+    assert any(not r["parameters"] for r in weather)
+    email = by_intent["send_email"]
+    assert any(set(r["parameters"]) == {"to"} for r in email)
+    assert any({"subject", "body"} <= set(r["parameters"]) for r in email)
+    tasks = by_intent["add_task"]
+    assert {1, 2, 3, 4} <= {r["parameters"].get("priority") for r in tasks}
+    assert sum("project" in r["parameters"] for r in tasks) >= 5
+    assert sum("due" in r["parameters"] for r in tasks) >= 30
+    lengths = [len(r["text"].split()) for r in rows]
+    assert min(lengths) <= 2
+    assert max(lengths) >= 18
+
+
+def _generated_texts() -> set[str]:
+    """Texts of the default generated training set (the offline generator, default settings)."""
+    from intentforge.config import load_settings
+    from intentforge.data.templates import generate
+
+    data = load_settings().data
+    produced = generate(load_catalogue(), data.rows, data.seed, data.none_fraction)
+    return {_loose_key(row["text"]) for row in produced}
+
+
+def _loose_key(text: str) -> str:
+    """Text compared without case, punctuation or spacing: near-duplicates count as overlap."""
+    return " ".join(re.sub(r"[^\w\s]", " ", text.casefold()).split())
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("intentforge.data.templates") is None,
+    reason="the offline generator (intentforge.data.templates) is not in this tree",
+)
+def test_no_dev_text_is_in_the_generated_training_set(rows):
+    generated = _generated_texts()
+    assert generated, "the generator produced nothing"
+    overlap = [r["id"] for r in rows if _loose_key(r["text"]) in generated]
+    assert overlap == []
+
+
+def test_dev_files_are_one_json_object_per_line():
+    files = sorted(DEV_DIR.glob("*.jsonl"))
+    assert files
+    for path in files:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            assert isinstance(json.loads(line), dict), f"{path.name}:{number}"
