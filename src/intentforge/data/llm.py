@@ -553,9 +553,8 @@ class _Generator:
             self._reasons[str(exc).split(" (")[0]] += 1
             raws = []
         accepted = 0
+        capacity = min(len(job.specs), self._plan.room(job.intent))
         for raw in raws:
-            if accepted >= min(len(job.specs), self._plan.room(job.intent)):
-                break
             try:
                 row = check_row(self._catalogue, job.intent, raw)
             except InvalidRow as exc:
@@ -565,6 +564,8 @@ class _Generator:
             if row["text"] in self._seen:
                 self._report.duplicate_rows += 1
                 continue
+            if accepted == capacity:
+                continue  # more rows than asked for: the quota stays exact
             self._seen.add(row["text"])
             self._buffer.append(row)
             self._plan.count(job.intent, row["parameters"])
