@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+# Deploy (issue 8): a model artifact store over HTTP and an S3-compatible store (moto).
+from servers.model_store import ModelStore, S3Store
+
 # Actions (issue 6): local servers that speak the Todoist, Open-Meteo and SMTP protocols.
 from servers.open_meteo import OpenMeteoServer
 from servers.smtp import SmtpServer
@@ -37,3 +40,47 @@ def smtp_server(tmp_path: Path) -> Iterator[SmtpServer]:
     server = SmtpServer(tmp_path, SMTP_TEST_USER, SMTP_TEST_PASSWORD).start()
     yield server
     server.stop()
+
+
+# Deploy (issue 8): model stores on 127.0.0.1.
+@pytest.fixture
+def model_store() -> Iterator[ModelStore]:
+    store = ModelStore().start()
+    yield store
+    store.stop()
+
+
+@pytest.fixture(scope="session")
+def _moto_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_store(_moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> S3Store:
+    """A fresh bucket; boto3 in this process and in subprocesses reaches only the local server."""
+    import boto3
+
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": _moto_endpoint,
+        # Never fall back to the instance metadata service (not a loopback address).
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_CONFIG_FILE": str(tmp_path / "aws-config-absent"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "aws-credentials-absent"),
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    bucket = f"models-{tmp_path.name.lower().replace('_', '-')[-40:]}"
+    client = boto3.client("s3", endpoint_url=_moto_endpoint)
+    client.create_bucket(Bucket=bucket)
+    return S3Store(endpoint_url=_moto_endpoint, bucket=bucket, client=client)

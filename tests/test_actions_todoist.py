@@ -75,9 +75,7 @@ def test_spoken_due_goes_to_todoist_when_nothing_was_resolved(tmp_path, todoist_
 
 def test_recurring_due_keeps_todoist_parser_even_when_resolved(tmp_path, todoist_server):
     runner, _ = make_runner(tmp_path, todoist_server)
-    runner.act(
-        task(content="water plants", due="every monday"), resolved={"due_iso": "2026-11-30"}
-    )
+    runner.act(task(content="water plants", due="every monday"), resolved={"due_iso": "2026-11-30"})
     [post] = todoist_server.calls("POST", "/api/v1/tasks")
     assert post.body["due_string"] == "every monday"
 

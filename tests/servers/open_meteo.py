@@ -18,7 +18,12 @@ PLACES = [
      "country_code": "DE", "admin1": "Land Berlin", "timezone": "Europe/Berlin"},
 ]  # fmt: skip
 
-DAILY = ("temperature_2m_max", "temperature_2m_min", "weather_code", "precipitation_probability_max")
+DAILY = (
+    "temperature_2m_max",
+    "temperature_2m_min",
+    "weather_code",
+    "precipitation_probability_max",
+)
 
 
 class OpenMeteoServer(LocalHTTPServer):
@@ -42,9 +47,9 @@ class OpenMeteoServer(LocalHTTPServer):
     def _search(self, request: Request) -> Reply:
         name = request.query.get("name", "").casefold()
         count = int(request.query.get("count", 10))
-        found = [
-            {"id": i + 1, **p} for i, p in enumerate(PLACES) if p["name"].casefold() == name
-        ][:count]
+        found = [{"id": i + 1, **p} for i, p in enumerate(PLACES) if p["name"].casefold() == name][
+            :count
+        ]
         body: dict[str, Any] = {"generationtime_ms": 0.4}
         if found:  # like Open-Meteo, no "results" key at all when nothing matches
             body["results"] = found
@@ -78,8 +83,10 @@ class OpenMeteoServer(LocalHTTPServer):
         for index, key in enumerate(DAILY):
             if key in requested:
                 daily[key] = [v[index] for v in values]
-                units[key] = unit if key.startswith("temperature") else (
-                    "%" if key.startswith("precipitation") else "wmo code"
+                units[key] = (
+                    unit
+                    if key.startswith("temperature")
+                    else ("%" if key.startswith("precipitation") else "wmo code")
                 )
         return Reply(
             200,

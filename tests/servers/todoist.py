@@ -26,7 +26,9 @@ class TodoistServer(LocalHTTPServer):
         self.tasks: list[dict[str, Any]] = []
         self._seen_request_ids: dict[str, Reply] = {}
         self.routes[("GET", f"{PREFIX}/projects")] = self._authorised(self._list_projects)
-        self.routes[("POST", f"{PREFIX}/projects")] = self._authorised(self._once(self._add_project))
+        self.routes[("POST", f"{PREFIX}/projects")] = self._authorised(
+            self._once(self._add_project)
+        )
         self.routes[("POST", f"{PREFIX}/tasks")] = self._authorised(self._once(self._add_task))
 
     @property
