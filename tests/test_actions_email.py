@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
-from servers.smtp import SmtpServer
 
 from intentforge.actions import ActionRunner, ActionStatus
 from intentforge.config import Secrets, load_settings
+from servers.smtp import SmtpServer
 
 CONTACTS = """\
 Mum:
@@ -57,7 +57,8 @@ def test_confirmation_flow_sends_exactly_once(tmp_path, smtp_server):
     asked = runner.act(email(to="mum", subject="Dinner", body="I'll be ten minutes late."))
     assert asked.status == ActionStatus.NEEDS_CONFIRMATION
     assert asked.reply == (
-        "Shall I send an e-mail to Mum with the subject 'Dinner' saying 'I'll be ten minutes late.'?"
+        "Shall I send an e-mail to Mum with the subject 'Dinner' "
+        "saying 'I'll be ten minutes late.'?"
     )
     assert asked.confirmation_token and len(asked.confirmation_token) >= 20
     assert smtp_server.messages == []

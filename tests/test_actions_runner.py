@@ -1,4 +1,4 @@
-"""The runner's policy end to end: idempotency, dry-run, confirmation, out-of-scope, custom actions."""
+"""The runner's policy: idempotency, dry-run, confirmation, out-of-scope, custom executors."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
-from servers.todoist import TodoistServer
 
 from intentforge.actions import NONE_REPLY, ActionRunner, ActionStatus, act
 from intentforge.catalogue import load_catalogue
 from intentforge.config import Secrets, Settings, load_settings
 from intentforge.errors import IntentforgeError
+from servers.todoist import TodoistServer
 
 BUY_MILK = {"intent": "add_task", "parameters": {"content": "buy milk", "due": "tomorrow"}}
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
-from servers.todoist import TodoistServer
 
 from intentforge.actions import ActionRunner, ActionStatus
 from intentforge.config import Secrets, load_settings
+from servers.todoist import TodoistServer
 
 
 def make_runner(

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from servers.open_meteo import OpenMeteoServer
 
 from intentforge.actions import ActionRunner, ActionStatus
 from intentforge.actions.weather import forecast_days, weather_words
 from intentforge.config import Secrets, load_settings
+from servers.open_meteo import OpenMeteoServer
 
 
 def make_runner(tmp_path: Path, server: OpenMeteoServer, **actions: Any) -> ActionRunner:
