@@ -1,0 +1,1 @@
+"""Datasets: the template and LLM generators, JSONL I/O, dedup, train/test split and stats."""

@@ -1,0 +1,400 @@
+"""The offline dataset generator: phrasings expanded over lexicons, balanced by quotas.
+
+Every intent gets the same number of rows; within an intent, every combination of slots that its
+phrasings can express gets the same number too (add_task with and without due, priority, project).
+Lexicon values and phrasings are drawn from shuffled decks, so each is used before any repeats:
+breadth of phrasing, not volume, is what lets the model understand requests nobody here wrote.
+Out-of-scope `none` rows come from topics close to the intents (timers, texts, reading the to-do
+list) so the model learns where the catalogue ends. Deterministic for a given seed.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from intentforge.catalogue import BUILTIN_INTENTS, OUT_OF_SCOPE, Catalogue, Intent
+from intentforge.data import lexicons
+from intentforge.data.speech import Segment, SegmentKind, speak, wrap
+from intentforge.data.split import dedup_key
+from intentforge.errors import IntentforgeError
+
+SOURCE = "templates"
+
+_PLACEHOLDER = re.compile(r"\{(\w+)(?::(\w+))?\}")
+_MAX_ATTEMPTS = 12  # redraws per row before a duplicate text is accepted (small user lexicons)
+# First words that mark a user example as something other than an imperative ("I need...", "what").
+_NOT_IMPERATIVE = frozenset(
+    [
+        "i",
+        "i'm",
+        "i'd",
+        "i've",
+        "my",
+        "we",
+        "we're",
+        "it",
+        "it's",
+        "is",
+        "are",
+        "what",
+        "what's",
+        "how",
+        "how's",
+        "when",
+        "where",
+        "who",
+        "why",
+        "which",
+        "do",
+        "does",
+        "did",
+        "can",
+        "could",
+        "would",
+        "will",
+        "should",
+        "please",
+        "the",
+        "a",
+        "an",
+        "any",
+        "this",
+        "that",
+        "there",
+    ]
+)
+
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class _Values:
+    """Where a placeholder's values come from, and how they become labels."""
+
+    texts: tuple[str, ...]
+    kind: SegmentKind
+    labels: dict[str, Any] | None = None  # for `value` slots: text -> label
+
+
+@dataclass(frozen=True)
+class _Phrasing:
+    template: str
+    imperative: bool
+    slots: frozenset[str]
+
+
+class _Deck:
+    """Draw without replacement, reshuffling when empty: every entry appears before any repeats."""
+
+    def __init__(self, items: Sequence[Any], rng: random.Random) -> None:
+        self._items = list(items)
+        self._rng = rng
+        self._left: list[Any] = []
+
+    def draw(self) -> Any:
+        if not self._left:
+            self._left = list(self._items)
+            self._rng.shuffle(self._left)
+        return self._left.pop()
+
+
+def _builtin_values(slot: str, variant: str | None) -> _Values | None:
+    """Lexicon for a built-in slot (or a user slot of the same name that brought no values)."""
+    key = (slot, variant)
+    if key in {("content", None), ("task", None)}:
+        return _Values(lexicons.tasks("actions"), "span")
+    if key == ("content", "item") or key == ("item", None):
+        return _Values(lexicons.tasks("items"), "span")
+    if key == ("content", "thing"):
+        return _Values(lexicons.tasks("things"), "span")
+    if slot in {"due", "when", "time", "deadline"}:
+        return _Values(lexicons.dates("noun" if variant == "noun" else "due"), "span")
+    if slot in {"date", "day"}:
+        return _Values(lexicons.dates("weather"), "span")
+    if slot in {"location", "city", "place", "destination"}:
+        return _Values(lexicons.places(), "span")
+    if slot in {"to", "recipient", "contact", "person"}:
+        return _Values(lexicons.contacts(), "span")
+    if slot == "subject":
+        return _Values(lexicons.email_parts("subjects"), "span")
+    if slot in {"body", "message"}:
+        return _Values(lexicons.email_parts("bodies"), "span")
+    if slot in {"project", "list"}:
+        return _Values(lexicons.projects(), "span")
+    if slot == "priority":
+        table = lexicons.priorities("adjective" if variant == "adjective" else "suffix")
+        return _Values(tuple(table), "value", table)
+    return None
+
+
+def _slot_schema(intent: Intent, slot: str) -> dict[str, Any]:
+    prop: dict[str, Any] = intent.parameters.model_json_schema()["properties"][slot]
+    if "anyOf" in prop:
+        options = [p for p in prop["anyOf"] if p.get("type") != "null"]
+        prop = {**prop, **options[0]} if len(options) == 1 else prop
+    return prop
+
+
+def _user_values(intent: Intent, slot: str, variant: str | None) -> _Values:
+    """Values for a user intent's slot: its own `values`, its enum or bounds, else a lexicon."""
+    schema = _slot_schema(intent, slot)
+    kind = schema.get("type")
+    given = tuple(intent.slot_values.get(slot, ()))
+    if not given and "enum" in schema:
+        given = tuple(str(v) for v in schema["enum"])
+    if given:
+        if "enum" in schema:
+            return _Values(given, "protected", {v: v for v in given})
+        if kind in {"integer", "number"}:
+            convert = int if kind == "integer" else float
+            try:
+                return _Values(given, "value", {v: convert(v) for v in given})
+            except ValueError:
+                raise IntentforgeError(
+                    f"intent {intent.name} slot {slot} is a {kind} but has values that are not "
+                    f"numbers written in digits: {list(given)}"
+                ) from None
+        if kind == "boolean":
+            raise IntentforgeError(
+                f"intent {intent.name} slot {slot} is a boolean: it cannot be filled from text; "
+                "leave it out of the examples"
+            )
+        return _Values(given, "span")
+    low, high = schema.get("minimum"), schema.get("maximum")
+    if kind == "integer" and low is not None and high is not None and high - low <= 1000:
+        texts = tuple(str(v) for v in range(int(low), int(high) + 1))
+        return _Values(texts, "value", {t: int(t) for t in texts})
+    if kind == "string" or (kind == "integer" and slot == "priority"):
+        found = _builtin_values(slot, variant)
+        if found is not None:
+            return found
+    raise IntentforgeError(
+        f"intent {intent.name} slot {slot} has no values to fill its examples; give it "
+        f"`values:` in the YAML file (or slot_values in Python)"
+    )
+
+
+def _is_builtin(intent: Intent) -> bool:
+    return any(b.name == intent.name and b.parameters is intent.parameters for b in BUILTIN_INTENTS)
+
+
+def _phrasings(intent: Intent) -> list[_Phrasing]:
+    """Built-in intents use the packaged phrasings; user intents their own examples."""
+    known = lexicons.phrasings(intent.name) if _is_builtin(intent) else None
+    if known is not None:
+        raw = [(t, True) for t in known["imperative"]] + [(t, False) for t in known["plain"]]
+    else:
+        raw = []
+        for example in intent.examples:
+            words = example.split()
+            raw.append((example, bool(words) and words[0].lower() not in _NOT_IMPERATIVE))
+    if not raw:
+        raise IntentforgeError(
+            f"intent {intent.name} has no examples to generate data from; add `examples:` "
+            "(phrasings with {slot} placeholders) to its declaration"
+        )
+    out = []
+    for template, imperative in raw:
+        slots = frozenset(m[1] for m in _PLACEHOLDER.finditer(template))
+        unknown = sorted(slots - set(intent.slots))
+        if unknown:
+            raise IntentforgeError(
+                f"intent {intent.name} example {template!r} uses {{{unknown[0]}}}, which is not "
+                f"one of its slots ({', '.join(intent.slots) or 'none'})"
+            )
+        missing = [s for s in intent.required_slots if s not in slots]
+        if missing:
+            raise IntentforgeError(
+                f"intent {intent.name} example {template!r} lacks its required slot "
+                f"{{{missing[0]}}}"
+            )
+        out.append(_Phrasing(template, imperative, slots))
+    return out
+
+
+class _Filler:
+    """Turns a template into segments, drawing slot values from decks."""
+
+    def __init__(self, rng: random.Random, values: Callable[[str, str | None], _Values]) -> None:
+        self._rng = rng
+        self._values = values
+        self._sources: dict[tuple[str, str | None], _Values] = {}
+        self._decks: dict[tuple[str, str | None], _Deck] = {}
+
+    def source(self, slot: str, variant: str | None) -> _Values:
+        key = (slot, variant)
+        if key not in self._sources:
+            self._sources[key] = self._values(slot, variant)
+        return self._sources[key]
+
+    def fill(self, template: str, text_only: bool = False) -> list[Segment]:
+        segments: list[Segment] = []
+        chosen: dict[str, Segment] = {}
+        position = 0
+        for match in _PLACEHOLDER.finditer(template):
+            literal = template[position : match.start()]
+            position = match.end()
+            slot, variant = match[1], match[2]
+            if slot in chosen:  # the same placeholder twice means the same value twice
+                segment = chosen[slot]
+            else:
+                key = (slot, variant)
+                source = self.source(slot, variant)
+                if key not in self._decks:
+                    self._decks[key] = _Deck(source.texts, self._rng)
+                said, _, value = str(self._decks[key].draw()).rpartition("|")
+                literal += said  # "on |friday": "on" is said but is not part of the slot
+                if text_only:
+                    segment = Segment("text", value)
+                else:
+                    kind: SegmentKind = "protected" if "@" in value else source.kind
+                    label = source.labels[value] if source.labels is not None else value
+                    segment = Segment(kind, value, slot, label)
+                chosen[slot] = segment
+            # "a urgent task" -> "an urgent task"
+            if re.search(r"(^|\s)a $", literal) and segment.text[:1].lower() in "aeiou":
+                literal = literal[:-2] + "an "
+            if literal:
+                segments.append(Segment("text", literal))
+            segments.append(segment)
+        if template[position:]:
+            segments.append(Segment("text", template[position:]))
+        return segments
+
+
+def _join(segments: Sequence[Segment]) -> str:
+    text = "".join(s.text for s in segments)
+    text = re.sub(r"\s+", " ", text).strip()
+    return re.sub(r"\s+([,.?!])", r"\1", text)
+
+
+def _spread(total: int, parts: int, rng: random.Random) -> list[int]:
+    """`total` split into `parts` near-equal counts; which parts get the remainder is random."""
+    base, extra = divmod(total, parts)
+    lucky = set(rng.sample(range(parts), extra))
+    return [base + (1 if i in lucky else 0) for i in range(parts)]
+
+
+def _out_of_scope_templates(catalogue: Catalogue) -> tuple[list[str], dict[str, tuple[str, ...]]]:
+    """None-intent templates, minus topics a user intent makes in scope; and their fill lists."""
+    doc = lexicons.out_of_scope()
+    user_text = " ".join(
+        " ".join([i.name.replace("_", " "), i.description, *i.examples]).lower()
+        for i in catalogue.intents
+        if i.name != OUT_OF_SCOPE and not _is_builtin(i)
+    )
+    templates: list[str] = []
+    for topic in doc["topics"].values():
+        keywords = topic.get("keywords") or []
+        if any(re.search(rf"\b{re.escape(k.lower())}\b", user_text) for k in keywords):
+            continue
+        templates.extend(str(t) for t in topic["templates"])
+    fill = {name: tuple(str(v) for v in values) for name, values in doc["fill"].items()}
+    fill |= {
+        "task": lexicons.tasks("actions"),
+        "item": lexicons.tasks("items"),
+        "place": lexicons.places(),
+        "contact": tuple(c for c in lexicons.contacts() if "@" not in c),
+        "date": lexicons.dates("due"),
+        "body": lexicons.email_parts("bodies"),
+        "subject": lexicons.email_parts("subjects"),
+        "project": lexicons.projects(),
+    }
+    return templates, fill
+
+
+def generate(
+    catalogue: Catalogue,
+    rows: int,
+    seed: int,
+    none_fraction: float = 0.12,
+    *,
+    on_progress: ProgressCallback | None = None,
+) -> list[dict[str, Any]]:
+    """Generate `rows` labelled requests: {"id", "text", "intent", "parameters", "source", "style"}.
+
+    Every row validates against `catalogue`, and every string slot is an exact span of the text.
+    """
+    if rows < 1:
+        raise IntentforgeError(f"rows must be at least 1, got {rows}")
+    if not 0 <= none_fraction < 1:
+        raise IntentforgeError(f"none fraction must be in [0, 1), got {none_fraction}")
+    rng = random.Random(seed)
+    intents = [i for i in catalogue.intents if i.name != OUT_OF_SCOPE]
+    n_none = round(rows * none_fraction) if intents else rows
+    if not intents and rows:
+        raise IntentforgeError("the catalogue has no intents besides 'none'; enable the built-ins")
+
+    # (intent, phrasings of one slot combination, filler, how many rows)
+    jobs: list[tuple[Intent, list[_Phrasing], _Filler, int]] = []
+    for intent, quota in zip(intents, _spread(rows - n_none, len(intents), rng), strict=True):
+        phrasings = _phrasings(intent)
+        source = _builtin_source if _is_builtin(intent) else partial(_user_values, intent)
+        filler = _Filler(rng, source)
+        for p in phrasings:  # fail early, naming the slot that cannot be filled
+            for m in _PLACEHOLDER.finditer(p.template):
+                filler.source(m[1], m[2])
+        combos = sorted({p.slots for p in phrasings}, key=lambda s: (len(s), sorted(s)))
+        for combo, count in zip(combos, _spread(quota, len(combos), rng), strict=True):
+            jobs.append((intent, [p for p in phrasings if p.slots == combo], filler, count))
+
+    none_templates, none_fill = _out_of_scope_templates(catalogue)
+    none_filler = _Filler(rng, lambda slot, _variant: _Values(none_fill[slot], "text"))
+    none_phrasings = [_Phrasing(t, False, frozenset()) for t in none_templates]
+    jobs.append((catalogue[OUT_OF_SCOPE], none_phrasings, none_filler, n_none))
+
+    seen: set[str] = set()
+    out: list[dict[str, Any]] = []
+    for intent, phrasings, filler, count in jobs:
+        deck = _Deck(phrasings, rng)
+        for _ in range(count):
+            for _attempt in range(_MAX_ATTEMPTS):
+                row = _make_row(catalogue, intent, deck.draw(), filler, rng)
+                if dedup_key(row["text"]) not in seen:
+                    break
+            seen.add(dedup_key(row["text"]))
+            out.append(row)
+            if on_progress is not None:
+                on_progress(len(out), rows)
+    rng.shuffle(out)
+    for number, row in enumerate(out):
+        row["id"] = f"{SOURCE}-{seed}-{number:06d}"
+    return out
+
+
+def _builtin_source(slot: str, variant: str | None) -> _Values:
+    found = _builtin_values(slot, variant)
+    if found is None:
+        raise IntentforgeError(f"no lexicon for the built-in placeholder {{{slot}}}")
+    return found
+
+
+def _make_row(
+    catalogue: Catalogue, intent: Intent, phrasing: _Phrasing, filler: _Filler, rng: random.Random
+) -> dict[str, Any]:
+    is_none = intent.name == OUT_OF_SCOPE
+    segments = filler.fill(phrasing.template, text_only=is_none)
+    if phrasing.imperative and rng.random() < 0.4:
+        segments = wrap(segments, rng)
+    segments, style = speak(segments, rng)
+    text = _join(segments)
+    parameters = {
+        s.slot: s.text.strip() if s.kind == "span" else s.label for s in segments if s.slot
+    }
+    call = catalogue.validate({"intent": intent.name, "parameters": parameters})
+    for slot, value in call.parameters.items():
+        if isinstance(value, str) and value not in text:
+            raise AssertionError(f"slot {slot}={value!r} is not a span of {text!r}")  # a bug
+    return {
+        "id": "",
+        "text": text,
+        "intent": call.intent,
+        "parameters": call.parameters,
+        "source": SOURCE,
+        "style": style,
+    }
