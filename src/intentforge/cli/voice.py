@@ -1,0 +1,188 @@
+"""`intentforge voice` (speak a request, hear the answer) and `intentforge data speechify`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from intentforge.cli.common import ConfigOption, catalogue_from, console, settings_from
+from intentforge.errors import IntentforgeError
+
+if TYPE_CHECKING:
+    from intentforge.actions import ActionRunner
+    from intentforge.config import Settings
+    from intentforge.runtime import Parser
+    from intentforge.voice.loop import VoicePipeline, VoiceTurn
+
+
+def build_pipeline(
+    settings: Settings, *, model: Path | None = None, timezone: str | None = None
+) -> tuple[VoicePipeline, Parser, ActionRunner]:
+    """Load every stage: STT model, parser (GGUF), action runner, TTS. Close parser and runner."""
+    from intentforge.actions import ActionRunner
+    from intentforge.config import load_secrets
+    from intentforge.runtime import Parser, default_model_path
+    from intentforge.voice.loop import VoicePipeline
+    from intentforge.voice.stt import transcriber_from
+    from intentforge.voice.tts import speaker_from
+
+    catalogue = catalogue_from(settings)
+    speaker = speaker_from(settings.voice)
+    transcriber = transcriber_from(settings.voice)
+    parser = Parser(model or default_model_path(settings), catalogue, settings.runtime)
+    runner = ActionRunner(settings, load_secrets(settings), catalogue=catalogue)
+
+    def parse(text: str) -> Any:
+        return parser.parse(text, timezone=timezone)
+
+    def act(call: Any, resolved: Any) -> Any:
+        return runner.act(call, resolved=resolved, timezone=timezone)
+
+    pipeline = VoicePipeline(
+        transcriber, parse, act, speaker, max_audio_s=settings.voice.max_audio_s
+    )
+    return pipeline, parser, runner
+
+
+def _show(turn: VoiceTurn, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(turn.to_json(include_audio=False), ensure_ascii=False))
+        return
+    print(f"heard:  {turn.transcript}")
+    print(f"intent: {json.dumps(turn.intent, ensure_ascii=False)}")
+    print(f"result: {turn.result['status']}")
+    print(f"reply:  {turn.reply}")
+    stages = " ".join(f"{k} {v:.0f} ms" for k, v in turn.timings_ms.items())
+    console.print(f"[dim]{turn.audio_s:.1f} s of audio; {stages}[/dim]")
+
+
+def _deliver(turn: VoiceTurn, out: Path | None) -> None:
+    from intentforge.voice.loop import play_wav
+
+    if out is not None:
+        try:
+            out.write_bytes(turn.reply_wav)
+        except OSError as exc:
+            raise IntentforgeError(f"cannot write {out}: {exc.strerror or exc}") from None
+        console.print(f"[dim]reply audio written to {out}[/dim]")
+    elif not play_wav(turn.reply_wav):
+        console.print("[dim]no audio output device: use --out reply.wav to keep the reply[/dim]")
+
+
+def voice(
+    wav: Path | None = typer.Option(
+        None, "--wav", help="Audio file with one spoken request (WAV, WebM, OGG, MP3, FLAC)."
+    ),
+    mic: bool = typer.Option(
+        False, "--mic", help="Listen on the default microphone, one request after another."
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", help="Write the spoken reply to this WAV file instead of playing it."
+    ),
+    model: Path | None = typer.Option(
+        None, "--model", help="GGUF model (default: runtime.model_path, else the newest built)."
+    ),
+    timezone: str | None = typer.Option(
+        None, "--timezone", help="IANA time zone for dates (default: runtime.timezone)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print each turn as one JSON line."),
+    config: ConfigOption = None,
+) -> None:
+    """Speak a request, have it done, hear the answer: STT, parse, act, TTS, timed per stage."""
+    from intentforge.voice.audio import NoSpeechError
+    from intentforge.voice.loop import record_utterance
+
+    if (wav is None) == (not mic):
+        raise IntentforgeError("give exactly one of --wav FILE or --mic")
+    data = b""
+    if wav is not None:
+        try:
+            data = wav.read_bytes()
+        except FileNotFoundError:
+            raise IntentforgeError(f"audio file not found: {wav}") from None
+        except OSError as exc:
+            raise IntentforgeError(f"cannot read {wav}: {exc.strerror or exc}") from None
+    settings = settings_from(config)
+    pipeline, parser, runner = build_pipeline(settings, model=model, timezone=timezone)
+    try:
+        if not mic:
+            turn = pipeline.run(data)
+            _show(turn, as_json)
+            _deliver(turn, out)
+            return
+        console.print("listening: speak a request (Ctrl-C to stop)")
+        while True:
+            recording = record_utterance(settings.voice.max_audio_s)
+            try:
+                turn = pipeline.run(recording)
+            except NoSpeechError as exc:
+                console.print(f"[yellow]{exc}[/yellow]")
+                continue
+            _show(turn, as_json)
+            _deliver(turn, out)
+    finally:
+        parser.close()
+        runner.close()
+
+
+def speechify(
+    in_path: Path = typer.Argument(..., help="Dataset to speak and transcribe (JSONL rows)."),
+    out_path: Path = typer.Argument(
+        ..., help="Speech dataset to append to; rows already there are skipped (resumable)."
+    ),
+    voices: list[str] = typer.Option(
+        [],
+        "--voice",
+        help="espeak-ng voice; repeat for variety (default: voice.tts_voice). Each row gets one.",
+    ),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N rows."),
+    config: ConfigOption = None,
+) -> None:
+    """Round-trip rows through TTS and STT so training text carries real recognition errors.
+
+    A row is kept (source "speech") only if every slot value is still in the transcript; the
+    others go to OUT.dropped.jsonl with the slots that were lost.
+    """
+    from intentforge.cli.common import progress_bar
+    from intentforge.data.jsonl import read_dataset
+    from intentforge.voice.speechify import SpeechifyStats, dropped_path
+    from intentforge.voice.speechify import speechify as run_speechify
+    from intentforge.voice.stt import transcriber_from
+    from intentforge.voice.tts import EspeakSpeaker, Speaker, speaker_from
+
+    settings = settings_from(config)
+    catalogue = catalogue_from(settings)
+    rows = read_dataset(in_path, catalogue)[:limit]
+    speakers: list[Speaker]
+    if voices:
+        speakers = [EspeakSpeaker(v, settings.voice.tts_rate_wpm) for v in voices]
+    else:
+        speakers = [speaker_from(settings.voice)]
+    transcriber = transcriber_from(settings.voice)
+    with progress_bar() as bar:
+        task = bar.add_task("speechify", total=len(rows))
+
+        def advance(stats: SpeechifyStats) -> None:
+            bar.update(task, completed=stats.done + stats.skipped)
+
+        stats = run_speechify(
+            rows,
+            out_path,
+            catalogue,
+            speakers,
+            transcriber,
+            max_audio_s=settings.voice.max_audio_s,
+            on_row=advance,
+        )
+    total = stats.kept + stats.dropped
+    share = f" ({100 * stats.dropped / total:.0f} %)" if total else ""
+    console.print(
+        f"kept {stats.kept} rows ({stats.changed} with text changed by recognition), "
+        f"dropped {stats.dropped}{share}, skipped {stats.skipped} already done"
+    )
+    if stats.missing_by_slot:
+        lost = ", ".join(f"{k} {v}" for k, v in sorted(stats.missing_by_slot.items()))
+        console.print(f"slots lost in recognition: {lost}; see {dropped_path(out_path)}")
