@@ -12,7 +12,9 @@ import typer
 from intentforge.cli import data as data_cli
 from intentforge.cli import eval as eval_cli
 from intentforge.cli import parse as parse_cli
+from intentforge.cli import parse as parse_cli
 from intentforge.cli import publish as publish_cli
+from intentforge.cli import serve as serve_cli
 from intentforge.cli import serve as serve_cli
 from intentforge.cli import voice as voice_cli
 from intentforge.cli.common import ConfigOption, console, settings_from
@@ -28,6 +30,8 @@ app = typer.Typer(
 app.add_typer(data_cli.app, name="data")
 app.command("eval")(eval_cli.evaluate)
 app.command("publish")(publish_cli.publish)
+app.command("parse")(parse_cli.parse)
+app.command("serve")(serve_cli.serve)
 app.command("parse")(parse_cli.parse)
 app.command("serve")(serve_cli.serve)
 app.command("voice")(voice_cli.voice)

@@ -1,0 +1,58 @@
+"""Bearer API key: required on every endpoint when configured, and always on endpoints that act."""
+
+from __future__ import annotations
+
+import hmac
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from intentforge.config import Secrets
+from intentforge.errors import IntentforgeError
+
+_bearer = HTTPBearer(auto_error=False, description="INTENTFORGE_API_KEY of the server.")
+
+
+class Unauthorized(IntentforgeError):
+    """Missing or wrong bearer key."""
+
+    status_code = 401
+
+
+class Forbidden(IntentforgeError):
+    """The endpoint acts, and the server has no API key configured."""
+
+    status_code = 403
+
+
+def _check(secrets: Secrets, credentials: HTTPAuthorizationCredentials | None) -> None:
+    assert secrets.api_key is not None
+    expected = secrets.api_key.get_secret_value().encode()
+    given = credentials.credentials.encode() if credentials else b""
+    if not hmac.compare_digest(given, expected):
+        raise Unauthorized(
+            "missing or wrong API key: send the server's INTENTFORGE_API_KEY as "
+            "'Authorization: Bearer <key>'"
+        )
+
+
+async def require_api_key(
+    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
+) -> None:
+    """Dependency: the bearer key must match when the server has one configured."""
+    secrets: Secrets = request.app.state.secrets
+    if secrets.api_key is not None:
+        _check(secrets, credentials)
+
+
+async def require_api_key_to_act(
+    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
+) -> None:
+    """Dependency for endpoints with side effects: a key is always required (403 if none is set)."""
+    secrets: Secrets = request.app.state.secrets
+    if secrets.api_key is None:
+        raise Forbidden(
+            "this endpoint acts on your behalf and is disabled until the server has an API key: "
+            "set INTENTFORGE_API_KEY and send it as 'Authorization: Bearer <key>'"
+        )
+    _check(secrets, credentials)
