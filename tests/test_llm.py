@@ -76,7 +76,7 @@ def assert_complete_and_valid(
         name: n for name, n in intent_quotas(catalogue, total, none_fraction).items() if n
     }
     for row in rows:
-        assert set(row) == {"id", "text", "intent", "parameters", "source"}
+        assert set(row) == {"id", "text", "intent", "parameters", "source", "style"}
         assert row["source"] == "llm"
         call = catalogue.validate({"intent": row["intent"], "parameters": row["parameters"]})
         assert call.parameters == row["parameters"]
@@ -115,6 +115,7 @@ def test_generation_survives_every_fault_and_ends_complete_and_valid(
     assert report.prompt_tokens > 0 and report.completion_tokens > 0
     assert report.rows_per_intent == dict(Counter(r["intent"] for r in rows))
     assert progress[-1] == (250, 250)
+    assert report.summary().startswith("250 rows written (0 already in the ledger)")
     assert [done for done, _ in progress] == sorted(done for done, _ in progress)
 
 
@@ -362,6 +363,9 @@ def test_check_row_copies_spans_and_rejects_what_cannot_be_trained_on(
     assert row["text"] == "remind me to Buy Milk tomorrow"
     assert row["parameters"] == {"content": "Buy Milk", "due": "tomorrow"}
     assert row["id"].startswith("llm-") and row["source"] == "llm"
+    assert row["style"] == "typed"
+    assert check_row(catalogue, "none", {"text": "Play some jazz."})["style"] == "whisper"
+    assert check_row(catalogue, "none", {"text": "um play some jazz"})["style"] == "lower"
     bad = [
         ("add_task", {"text": "remind me to buy milk", "parameters": {"content": "buy bread"}}),
         ("add_task", {"text": "add milk", "parameters": {"content": "milk", "priority": 9}}),

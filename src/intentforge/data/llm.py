@@ -105,6 +105,17 @@ class GenerationReport:
     rows_per_intent: dict[str, int] = field(default_factory=dict)
     invalid_reasons: dict[str, int] = field(default_factory=dict)
 
+    def summary(self) -> str:
+        """One line for the terminal."""
+        cost = "cost not reported" if self.cost_usd is None else f"cost ${self.cost_usd:.4f}"
+        return (
+            f"{self.rows_written} rows written ({self.rows_resumed} already in the ledger) from "
+            f"{self.requests} requests ({self.retries} retries); dropped {self.invalid_rows} "
+            f"invalid rows, {self.duplicate_rows} duplicates, {self.invalid_responses} unreadable "
+            f"replies; {self.prompt_tokens} prompt + {self.completion_tokens} completion tokens, "
+            f"{cost}, {self.elapsed_s:.1f} s"
+        )
+
 
 @dataclass(frozen=True)
 class RowSpec:
@@ -376,7 +387,20 @@ def check_row(catalogue: Catalogue, intent_name: str, raw: Any) -> dict[str, Any
         "intent": intent_name,
         "parameters": parameters,
         "source": "llm",
+        "style": observed_style(text),
     }
+
+
+def observed_style(text: str) -> str:
+    """The speech-to-text look of `text`, named as the template generator names its styles."""
+    if text == text.lower() and not any(c in _PUNCTUATION for c in text):
+        return "lower"
+    if text[0].isupper() and text[-1] in ".?!":
+        return "whisper"
+    return "typed"
+
+
+_PUNCTUATION = frozenset(".,?!;:")
 
 
 def _span(text: str, value: str) -> str | None:
