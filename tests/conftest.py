@@ -84,3 +84,20 @@ def s3_store(_moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     client = boto3.client("s3", endpoint_url=_moto_endpoint)
     client.create_bucket(Bucket=bucket)
     return S3Store(endpoint_url=_moto_endpoint, bucket=bucket, client=client)
+
+
+# Catalogue and data (issue 2): the YAML intent files under tests/fixtures.
+FIXTURES_DIR = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    return FIXTURES_DIR
+
+
+@pytest.fixture(scope="session")
+def user_catalogue():
+    """The built-ins plus the user intent `set_thermostat` from tests/fixtures/user_intents.yaml."""
+    from intentforge.catalogue import load_catalogue
+
+    return load_catalogue([FIXTURES_DIR / "user_intents.yaml"])

@@ -27,47 +27,16 @@ SOURCE = "templates"
 
 _PLACEHOLDER = re.compile(r"\{(\w+)(?::(\w+))?\}")
 _MAX_ATTEMPTS = 12  # redraws per row before a duplicate text is accepted (small user lexicons)
-# First words that mark a user example as something other than an imperative ("I need...", "what").
-_NOT_IMPERATIVE = frozenset(
-    [
-        "i",
-        "i'm",
-        "i'd",
-        "i've",
-        "my",
-        "we",
-        "we're",
-        "it",
-        "it's",
-        "is",
-        "are",
-        "what",
-        "what's",
-        "how",
-        "how's",
-        "when",
-        "where",
-        "who",
-        "why",
-        "which",
-        "do",
-        "does",
-        "did",
-        "can",
-        "could",
-        "would",
-        "will",
-        "should",
-        "please",
-        "the",
-        "a",
-        "an",
-        "any",
-        "this",
-        "that",
-        "there",
-    ]
-)
+# User examples starting with one of these verbs are imperatives, which may be wrapped ("can you
+# ..."); other openings ("I'm cold, ...", "what's ...") are used as written.
+_IMPERATIVE_VERBS = frozenset((
+    "add", "set", "make", "turn", "switch", "put", "send", "email", "book", "create", "start",
+    "stop", "open", "close", "play", "show", "tell", "give", "find", "check", "get", "call",
+    "remind", "schedule", "heat", "cool", "order", "buy", "cancel", "write", "text", "move",
+    "change", "lock", "unlock", "dim", "raise", "lower", "increase", "decrease", "log", "record",
+    "note", "save", "track", "run", "launch", "take", "read", "pause", "resume", "mark", "clear",
+    "delete", "remove", "update", "reserve", "pay", "transfer",
+))  # fmt: skip
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -192,7 +161,7 @@ def _phrasings(intent: Intent) -> list[_Phrasing]:
         raw = []
         for example in intent.examples:
             words = example.split()
-            raw.append((example, bool(words) and words[0].lower() not in _NOT_IMPERATIVE))
+            raw.append((example, bool(words) and words[0].lower() in _IMPERATIVE_VERBS))
     if not raw:
         raise IntentforgeError(
             f"intent {intent.name} has no examples to generate data from; add `examples:` "
