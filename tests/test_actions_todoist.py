@@ -42,7 +42,7 @@ def test_adds_task_with_priority_project_and_resolved_due(tmp_path, todoist_serv
     runner, _ = make_runner(tmp_path, todoist_server)
     result = runner.act(
         task(content="buy milk", due="tomorrow at 5pm", priority=1, project="shopping"),
-        resolved={"due_iso": "2026-11-26T17:00:00+01:00"},
+        resolved={"due": {"text": "tomorrow at 5pm", "iso": "2026-11-26T17:00:00+01:00"}},
     )
     assert result.status == ActionStatus.DONE, result.reply
     assert result.reply == "Added 'buy milk' to Shopping, due tomorrow at 5pm."

@@ -130,7 +130,7 @@ def test_resolved_date_wins_over_own_parsing(tmp_path, open_meteo_server):
     day = open_meteo_server.today + timedelta(days=3)
     runner.act(
         weather(location="London", date="on the third day"),
-        resolved={"date_iso": day.isoformat()},
+        resolved={"date": {"text": "on the third day", "iso": day.isoformat()}},
         now=noon(open_meteo_server.today),
     )
     [forecast] = open_meteo_server.calls("GET", "/v1/forecast")

@@ -72,6 +72,13 @@ def result(
     return ActionResult(status=status, reply=reply, data=dict(data or {}), error=error)
 
 
+def resolved_iso(resolved: Mapping[str, Any], slot: str) -> str | None:
+    """The runtime's ISO value for a date slot: `{slot: {"text", "iso"}}` or `{slot + "_iso"}`."""
+    value = resolved.get(slot)
+    value = value.get("iso") if isinstance(value, Mapping) else resolved.get(f"{slot}_iso")
+    return value if isinstance(value, str) and value else None
+
+
 def quoted(text: str) -> str:
     """Text as it is quoted in spoken replies."""
     return f"'{text}'"

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from intentforge.actions.base import ActionContext, quoted, result, spoken_list
+from intentforge.actions.base import ActionContext, quoted, resolved_iso, result, spoken_list
 from intentforge.actions.policy import UpstreamDown, UpstreamRejected, http_request, json_object
 from intentforge.actions.result import ActionResult, ActionStatus, Plan
 from intentforge.catalogue import IntentCall
@@ -42,12 +42,12 @@ class TaskPlan(Plan):
         return body
 
 
-def _due_fields(spoken: str | None, due_iso: Any) -> dict[str, str]:
+def _due_fields(spoken: str | None, due_iso: str | None) -> dict[str, str]:
     """Prefer the runtime's resolved date (exact, in the user's zone); keep Todoist's own parser
     for what a single date cannot say ("every monday") or when nothing was resolved."""
     if spoken is None:
         return {}
-    if not isinstance(due_iso, str) or "every" in spoken.lower().split():
+    if due_iso is None or "every" in spoken.lower().split():
         return {"due_string": spoken}
     try:
         when = datetime.fromisoformat(due_iso)
@@ -98,7 +98,7 @@ class TodoistExecutor:
             due_spoken=due,
             priority=params.get("priority"),
             project=project,
-            **_due_fields(due, ctx.resolved.get("due_iso")),
+            **_due_fields(due, resolved_iso(ctx.resolved, "due")),
         )
 
     def run(self, plan: Plan, ctx: ActionContext) -> ActionResult:

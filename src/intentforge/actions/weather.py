@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from typing import Any, ClassVar
 
-from intentforge.actions.base import ActionContext, result
+from intentforge.actions.base import ActionContext, resolved_iso, result
 from intentforge.actions.policy import UpstreamDown, UpstreamRejected, http_request, json_object
 from intentforge.actions.result import ActionResult, ActionStatus, Plan
 from intentforge.catalogue import IntentCall
@@ -150,7 +151,10 @@ class OpenMeteoExecutor:
                 error="missing_location",
             )
         spoken_date = call.parameters.get("date")
-        days = _resolved_days(ctx.resolved) or forecast_days(spoken_date, ctx.now)
+        # The runtime resolves one day; a span ("this weekend") keeps its own range here.
+        own = forecast_days(spoken_date, ctx.now)
+        days = own if own is not None and own[0] != own[1] else None
+        days = days or _resolved_days(ctx.resolved) or own
         if days is None:
             return result(
                 ActionStatus.NEEDS_CLARIFICATION,
@@ -316,15 +320,15 @@ class OpenMeteoExecutor:
         return days
 
 
-def _resolved_days(resolved: Any) -> tuple[date, date] | None:
+def _resolved_days(resolved: Mapping[str, Any]) -> tuple[date, date] | None:
     """The runtime's resolved date(s), when it computed them."""
-    start = resolved.get("date_iso")
-    if not isinstance(start, str):
+    start = resolved_iso(resolved, "date")
+    if start is None:
         return None
     try:
         first = date.fromisoformat(start[:10])
-        end = resolved.get("date_end_iso")
-        last = date.fromisoformat(end[:10]) if isinstance(end, str) else first
+        end = resolved_iso(resolved, "date_end")
+        last = date.fromisoformat(end[:10]) if end else first
     except ValueError:
         return None
     return first, max(first, last)
