@@ -189,13 +189,26 @@ class _MappingSource(PydanticBaseSettingsSource):
         return self._data
 
 
+def _yaml_reason(exc: yaml.YAMLError) -> str:
+    """A YAML error on one line: the problem and where it is."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None)
+    if problem and mark is not None:
+        return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
+    return str(exc).splitlines()[0]
+
+
 def _read_config_file(path: Path) -> dict[str, Any]:
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise IntentforgeError(f"config file not found: {path}") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        reason = str(exc).splitlines()[0]
+    except IsADirectoryError:
+        raise IntentforgeError(f"config file {path} is a directory, not a YAML file") from None
+    except UnicodeDecodeError as exc:
+        raise IntentforgeError(f"config file {path} is not UTF-8 text ({exc.reason})") from None
+    except yaml.YAMLError as exc:
+        reason = _yaml_reason(exc)
         raise IntentforgeError(f"config file {path} is not valid YAML: {reason}") from None
     if doc is None:
         return {}

@@ -78,7 +78,9 @@ BUILTIN_INTENTS: tuple[Intent, ...] = (
     ),
     Intent(
         name="none",
-        description="Anything the assistant cannot do: answer that it can't, never invent an action.",
+        description=(
+            "Anything the assistant cannot do: answer that it can't, never invent an action."
+        ),
         parameters=NoParameters,
         action=None,
         examples=("play some jazz", "turn off the lights", "what's the capital of France"),

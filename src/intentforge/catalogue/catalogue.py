@@ -1,4 +1,4 @@
-"""A set of intents, and what derives from it: JSON Schema, llama.cpp grammar, validation, rendering."""
+"""A set of intents and what derives from it: JSON Schema, GBNF grammar, validation, rendering."""
 
 from __future__ import annotations
 
@@ -80,15 +80,13 @@ class Catalogue:
         }
 
     def grammar(self) -> str:
-        """GBNF grammar for llama.cpp that admits exactly the canonical rendering of every intent."""
-        return build_grammar(
-            [(i.name, i.parameters.model_json_schema()) for i in self.intents]
-        )
+        """GBNF grammar for llama.cpp admitting exactly the canonical rendering of every intent."""
+        return build_grammar([(i.name, i.parameters.model_json_schema()) for i in self.intents])
 
     def validate(self, data: str | bytes | Mapping[str, Any]) -> IntentCall:
         """Parse and validate model output (JSON text or an already-parsed object).
 
-        Accepts any key order, whitespace and explicit nulls; raises IntentforgeError on anything else.
+        Accepts any key order, whitespace and explicit nulls; raises IntentforgeError otherwise.
         """
         if isinstance(data, (str, bytes)):
             try:
@@ -102,7 +100,9 @@ class Catalogue:
             raise IntentforgeError(f"unexpected keys in intent object: {sorted(extra)}")
         name = data.get("intent")
         if not isinstance(name, str) or name not in self._intents:
-            raise IntentforgeError(f"unknown intent {name!r}; known intents: {', '.join(self.names)}")
+            raise IntentforgeError(
+                f"unknown intent {name!r}; known intents: {', '.join(self.names)}"
+            )
         params = data.get("parameters", {})
         if params is None:
             params = {}

@@ -14,13 +14,13 @@ from typing import Any
 
 # A JSON string without control characters; escapes allowed. At least one character: an empty
 # slot is an absent slot.
-_STRING_RULES = r'''
+_STRING_RULES = r"""
 string ::= "\"" char char* "\""
 char ::= [^"\\\x00-\x1f] | "\\" (["\\/bfnrt] | "u" [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F] [0-9a-fA-F])
 integer ::= "-"? [0-9] [0-9]*
 number ::= "-"? [0-9] [0-9]* ("." [0-9] [0-9]*)?
 boolean ::= "true" | "false"
-'''
+"""
 
 _MAX_ENUMERATED_INTEGERS = 64
 
@@ -43,7 +43,11 @@ def _value_rule(prop: dict[str, Any]) -> str:
         prop = {**prop, **options[0]}
         del prop["anyOf"]
     if "enum" in prop:
-        return "(" + " | ".join(_literal(json.dumps(v, ensure_ascii=False)) for v in prop["enum"]) + ")"
+        return (
+            "("
+            + " | ".join(_literal(json.dumps(v, ensure_ascii=False)) for v in prop["enum"])
+            + ")"
+        )
     if "const" in prop:
         return _literal(json.dumps(prop["const"], ensure_ascii=False))
     kind = prop.get("type")
@@ -100,7 +104,7 @@ def _object_rules(prefix: str, schema: dict[str, Any]) -> tuple[str, list[str]]:
 
 
 def build_grammar(intents: list[tuple[str, dict[str, Any]]]) -> str:
-    """GBNF for `{"intent":"<name>","parameters":{...}}` over the given (name, parameters schema)."""
+    """GBNF for `{"intent":"<name>","parameters":{...}}` over (name, parameters schema) pairs."""
     alternatives = []
     rules: list[str] = []
     for name, schema in intents:

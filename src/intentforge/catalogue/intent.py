@@ -13,7 +13,7 @@ class Intent:
 
     `parameters` is a pydantic model whose fields are the slots; field order is the order the model
     writes them in. `examples` are phrasings with `{slot}` placeholders; the offline generator fills
-    them from `slot_values` (or from its built-in lexicons) and the LLM generator shows them as hints.
+    them from `slot_values` (or its built-in lexicons) and the LLM generator shows them as hints.
     `action` names the executor that carries the intent out (None: nothing to execute).
     """
 

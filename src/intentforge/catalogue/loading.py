@@ -26,7 +26,9 @@ class _UserSlots(BaseModel):
 
 def _slot_field(intent: str, slot: str, spec: Any, where: str) -> tuple[Any, Any]:
     if not isinstance(spec, dict):
-        raise IntentforgeError(f"{where}: slot {intent}.{slot} must be a mapping like {{type: string}}")
+        raise IntentforgeError(
+            f"{where}: slot {intent}.{slot} must be a mapping like {{type: string}}"
+        )
     unknown = set(spec) - _SLOT_KEYS
     if unknown:
         raise IntentforgeError(f"{where}: slot {intent}.{slot} has unknown keys {sorted(unknown)}")
@@ -57,7 +59,9 @@ def _intent_from_mapping(entry: Any, where: str) -> Intent:
     if unknown:
         raise IntentforgeError(f"{where}: intent {name!r} has unknown keys {sorted(unknown)}")
     if not isinstance(name, str) or not name.isidentifier():
-        raise IntentforgeError(f"{where}: intent name {name!r} must be a lower_snake_case identifier")
+        raise IntentforgeError(
+            f"{where}: intent name {name!r} must be a lower_snake_case identifier"
+        )
     params = entry.get("parameters") or {}
     if not isinstance(params, dict):
         raise IntentforgeError(f"{where}: parameters of {name!r} must be a mapping of slot -> spec")
@@ -78,14 +82,29 @@ def _intent_from_mapping(entry: Any, where: str) -> Intent:
     )
 
 
+def _yaml_reason(exc: yaml.YAMLError) -> str:
+    """A YAML error on one line: the problem and where it is."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None)
+    if problem and mark is not None:
+        return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
+    return str(exc).splitlines()[0]
+
+
 def intents_from_yaml(path: Path) -> list[Intent]:
     """Read user intents from a YAML file with a top-level `intents:` list."""
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise IntentforgeError(f"intents file not found: {path}") from None
+    except IsADirectoryError:
+        raise IntentforgeError(f"intents file {path} is a directory, not a YAML file") from None
+    except UnicodeDecodeError as exc:
+        raise IntentforgeError(f"intents file {path} is not UTF-8 text ({exc.reason})") from None
     except yaml.YAMLError as exc:
-        raise IntentforgeError(f"intents file {path} is not valid YAML: {exc}") from None
+        raise IntentforgeError(
+            f"intents file {path} is not valid YAML: {_yaml_reason(exc)}"
+        ) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("intents"), list):
         raise IntentforgeError(f"{path}: expected a top-level 'intents:' list")
     return [_intent_from_mapping(entry, str(path)) for entry in doc["intents"]]

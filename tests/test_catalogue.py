@@ -1,0 +1,195 @@
+"""The intent catalogue: schema, grammar, validation and rendering, for built-in and user intents."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from intentforge.catalogue import BUILTIN_INTENTS, IntentCall, load_catalogue
+from intentforge.catalogue.loading import intents_from_yaml
+from intentforge.errors import IntentforgeError
+
+
+@pytest.fixture(scope="module")
+def catalogue():
+    return load_catalogue()
+
+
+def test_builtin_catalogue_has_the_four_intents_with_none_last(catalogue):
+    assert catalogue.names == ("add_task", "get_weather", "send_email", "none")
+    assert catalogue["add_task"].slots == ("content", "due", "priority", "project")
+    assert catalogue["add_task"].required_slots == ("content",)
+    assert catalogue["send_email"].required_slots == ("to",)
+    assert catalogue["get_weather"].required_slots == ()
+
+
+def test_json_schema_has_one_variant_per_intent_with_required_slots(catalogue):
+    schema = catalogue.json_schema()
+    variants = {v["title"]: v for v in schema["oneOf"]}
+    assert set(variants) == set(catalogue.names)
+    add_task = variants["add_task"]["properties"]
+    assert add_task["intent"] == {"const": "add_task"}
+    assert add_task["parameters"]["required"] == ["content"]
+    assert add_task["parameters"]["additionalProperties"] is False
+    priority = add_task["parameters"]["properties"]["priority"]["anyOf"][0]
+    assert (priority["minimum"], priority["maximum"]) == (1, 4)
+    assert variants["none"]["properties"]["parameters"]["properties"] == {}
+    json.dumps(schema)  # serialisable as served by the API
+
+
+def test_grammar_names_every_intent_and_enumerates_priorities(catalogue):
+    grammar = catalogue.grammar()
+    assert grammar.startswith("root ::= ")
+    for name in catalogue.names:
+        assert f'\\"{name}\\",\\"parameters\\":' in grammar
+    assert '("1" | "2" | "3" | "4")' in grammar
+
+
+@pytest.mark.parametrize("user_files", [[], ["user_intents.yaml"]])
+def test_llama_cpp_accepts_the_grammar(fixtures_dir, user_files):
+    llama_cpp = pytest.importorskip("llama_cpp", reason="llama-cpp-python is a dependency")
+    catalogue = load_catalogue([fixtures_dir / f for f in user_files])
+    grammar = llama_cpp.LlamaGrammar.from_string(catalogue.grammar(), verbose=False)
+    assert grammar is not None
+
+
+def test_validate_accepts_any_key_order_whitespace_and_nulls(catalogue):
+    text = '{ "parameters": {"priority": 2, "due": null, "content": " buy milk "}, "intent": "add_task" }'
+    call = catalogue.validate(text)
+    assert call == IntentCall("add_task", {"content": "buy milk", "priority": 2})
+    assert catalogue.validate(b'{"intent":"none","parameters":null}') == IntentCall("none", {})
+    assert catalogue.validate({"intent": "get_weather"}) == IntentCall("get_weather", {})
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ('{"intent": "add_task", "parameters": {"content": "x"}', "not valid JSON"),
+        ("[1, 2]", "must be a JSON object"),
+        ('{"intent": "play_music", "parameters": {}}', "unknown intent 'play_music'"),
+        ('{"intent": "add_task", "parameters": {}}', "invalid add_task parameter content"),
+        ('{"intent": "add_task", "parameters": {"content": "x", "priority": 5}}', "priority"),
+        ('{"intent": "add_task", "parameters": {"content": "x", "colour": "red"}}', "colour"),
+        ('{"intent": "none", "parameters": {}, "confidence": 0.9}', "unexpected keys"),
+        ('{"intent": "none", "parameters": "nothing"}', "must be a JSON object"),
+        ('{"intent": "send_email", "parameters": {"to": ""}}', "invalid send_email parameter to"),
+    ],
+)
+def test_validate_rejects_bad_output_with_a_one_line_message(catalogue, bad, message):
+    with pytest.raises(IntentforgeError, match=message) as info:
+        catalogue.validate(bad)
+    assert "\n" not in str(info.value)
+
+
+def test_render_is_canonical_and_round_trips(catalogue):
+    messy = {
+        "intent": "add_task",
+        "parameters": {"project": "Home", "priority": 1, "content": "water the plants"},
+    }
+    rendered = catalogue.render(messy)
+    assert rendered == (
+        '{"intent":"add_task","parameters":{"content":"water the plants","priority":1,'
+        '"project":"Home"}}'
+    )
+    assert catalogue.render(catalogue.validate(rendered)) == rendered
+    assert catalogue.render({"intent": "none", "parameters": {}}) == (
+        '{"intent":"none","parameters":{}}'
+    )
+    unicode = catalogue.render({"intent": "get_weather", "parameters": {"location": "São Paulo"}})
+    assert "São Paulo" in unicode
+
+
+def test_user_intent_from_yaml_gets_schema_grammar_and_validation(user_catalogue):
+    assert user_catalogue.names[-1] == "set_thermostat"
+    intent = user_catalogue["set_thermostat"]
+    assert intent.required_slots == ("temperature",)
+    assert intent.slot_values["room"] == ("kitchen", "living room", "bedroom", "bathroom")
+    assert intent.action == "thermostat"
+    variants = {v["title"]: v for v in user_catalogue.json_schema()["oneOf"]}
+    assert variants["set_thermostat"]["properties"]["parameters"]["required"] == ["temperature"]
+    grammar = user_catalogue.grammar()
+    assert '("\\"heat\\"" | "\\"eco\\"")' in grammar
+    assert '"10" | "11"' in grammar
+    call = user_catalogue.validate({"intent": "set_thermostat", "parameters": {"temperature": 21}})
+    assert user_catalogue.render(call) == '{"intent":"set_thermostat","parameters":{"temperature":21}}'
+    with pytest.raises(IntentforgeError, match="temperature"):
+        user_catalogue.validate({"intent": "set_thermostat", "parameters": {"temperature": 45}})
+    with pytest.raises(IntentforgeError, match="mode"):
+        user_catalogue.validate(
+            {"intent": "set_thermostat", "parameters": {"temperature": 20, "mode": "turbo"}}
+        )
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "message"),
+    [
+        ("intents: [{name: x, parameters: {a: {type: colour}}}]", "has type 'colour'"),
+        ("intents: [{name: x, colour: red}]", "unknown keys"),
+        ("intents: [{name: 'Not An Identifier'}]", "lower_snake_case"),
+        ("intents: [{name: x, parameters: {a: {type: string, size: 3}}}]", "unknown keys"),
+        ("intents: [{name: x, parameters: [a, b]}]", "must be a mapping"),
+        ("intents: {name: x}", "top-level 'intents:' list"),
+        ("intents: [name: x", "not valid YAML"),
+        ("intents: [{description: no name}]", "needs at least a name"),
+    ],
+)
+def test_bad_yaml_intents_are_one_line_errors_naming_the_file(tmp_path, yaml_text, message):
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml_text)
+    with pytest.raises(IntentforgeError, match=message) as info:
+        intents_from_yaml(path)
+    assert str(path) in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_duplicate_intent_and_missing_file_are_errors(fixtures_dir, tmp_path):
+    with pytest.raises(IntentforgeError, match="'add_task' is declared twice"):
+        load_catalogue([fixtures_dir / "duplicate_intent.yaml"])
+    with pytest.raises(IntentforgeError, match="intents file not found"):
+        load_catalogue([tmp_path / "absent.yaml"])
+
+
+def test_builtins_can_be_disabled_but_none_stays(fixtures_dir):
+    catalogue = load_catalogue([fixtures_dir / "user_intents.yaml"], builtin=False)
+    assert catalogue.names == ("none", "set_thermostat")
+
+
+def test_user_intents_from_a_python_module(tmp_path, monkeypatch):
+    module = tmp_path / "my_intents.py"
+    module.write_text(
+        textwrap.dedent(
+            """
+            from pydantic import BaseModel
+            from intentforge.catalogue import Intent
+
+            class Song(BaseModel):
+                title: str
+
+            INTENTS = [Intent("play_song", "Play a song.", Song, examples=("play {title}",),
+                              slot_values={"title": ("Hey Jude",)})]
+            OTHER = [Intent("pause", "Pause playback.", BaseModel)]
+            BROKEN = ["not an intent"]
+            """
+        )
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "my_intents", raising=False)
+    catalogue = load_catalogue(modules=["my_intents", "my_intents:OTHER"])
+    assert catalogue.names[-2:] == ("play_song", "pause")
+    assert catalogue.validate({"intent": "play_song", "parameters": {"title": "Hey Jude"}})
+    with pytest.raises(IntentforgeError, match="cannot import intents module"):
+        load_catalogue(modules=["no_such_intents_module"])
+    with pytest.raises(IntentforgeError, match="has no MISSING"):
+        load_catalogue(modules=["my_intents:MISSING"])
+    with pytest.raises(IntentforgeError, match="must be an intentforge.catalogue.Intent"):
+        load_catalogue(modules=["my_intents:BROKEN"])
+
+
+def test_builtin_declarations_are_the_catalogue_contract():
+    names = [i.name for i in BUILTIN_INTENTS]
+    assert names == ["add_task", "get_weather", "send_email", "none"]
+    assert all(i.description and i.examples for i in BUILTIN_INTENTS)
