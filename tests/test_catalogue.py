@@ -1,11 +1,10 @@
-"""The intent catalogue: schema, grammar, validation and rendering, for built-in and user intents."""
+"""The intent catalogue: schema, grammar, validation and rendering of built-in and user intents."""
 
 from __future__ import annotations
 
 import json
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
@@ -58,7 +57,10 @@ def test_llama_cpp_accepts_the_grammar(fixtures_dir, user_files):
 
 
 def test_validate_accepts_any_key_order_whitespace_and_nulls(catalogue):
-    text = '{ "parameters": {"priority": 2, "due": null, "content": " buy milk "}, "intent": "add_task" }'
+    text = (
+        '{ "parameters": {"priority": 2, "due": null, "content": " buy milk "},'
+        ' "intent": "add_task" }'
+    )
     call = catalogue.validate(text)
     assert call == IntentCall("add_task", {"content": "buy milk", "priority": 2})
     assert catalogue.validate(b'{"intent":"none","parameters":null}') == IntentCall("none", {})
@@ -115,7 +117,9 @@ def test_user_intent_from_yaml_gets_schema_grammar_and_validation(user_catalogue
     assert '("\\"heat\\"" | "\\"eco\\"")' in grammar
     assert '"10" | "11"' in grammar
     call = user_catalogue.validate({"intent": "set_thermostat", "parameters": {"temperature": 21}})
-    assert user_catalogue.render(call) == '{"intent":"set_thermostat","parameters":{"temperature":21}}'
+    assert (
+        user_catalogue.render(call) == '{"intent":"set_thermostat","parameters":{"temperature":21}}'
+    )
     with pytest.raises(IntentforgeError, match="temperature"):
         user_catalogue.validate({"intent": "set_thermostat", "parameters": {"temperature": 45}})
     with pytest.raises(IntentforgeError, match="mode"):
@@ -185,7 +189,7 @@ def test_user_intents_from_a_python_module(tmp_path, monkeypatch):
         load_catalogue(modules=["no_such_intents_module"])
     with pytest.raises(IntentforgeError, match="has no MISSING"):
         load_catalogue(modules=["my_intents:MISSING"])
-    with pytest.raises(IntentforgeError, match="must be an intentforge.catalogue.Intent"):
+    with pytest.raises(IntentforgeError, match=r"must be an intentforge\.catalogue\.Intent"):
         load_catalogue(modules=["my_intents:BROKEN"])
 
 
