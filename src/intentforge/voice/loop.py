@@ -81,6 +81,24 @@ class VoiceTurn:
         return body
 
 
+def hear(
+    data: bytes, transcriber: Transcriber, *, max_audio_s: float
+) -> tuple[str, float, dict[str, float]]:
+    """Decode and transcribe a recording: (text, audio seconds, {decode, stt} ms).
+
+    Raises AudioError for unusable audio and NoSpeechError when nothing was said.
+    """
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    audio = decode_audio(data, max_audio_s)
+    timings["decode"] = _ms_since(started)
+    heard = transcriber.transcribe(audio)
+    timings["stt"] = heard.latency_ms
+    if not heard.text:
+        raise NoSpeechError()
+    return heard.text, audio.duration_s, timings
+
+
 class VoicePipeline:
     """Runs one utterance through every stage; raises IntentforgeError at the first failure."""
 
@@ -101,15 +119,7 @@ class VoicePipeline:
 
     def hear(self, data: bytes) -> tuple[str, float, dict[str, float]]:
         """Decode and transcribe: (text, seconds, timings); silence raises NoSpeechError."""
-        timings: dict[str, float] = {}
-        started = time.perf_counter()
-        audio = decode_audio(data, self.max_audio_s)
-        timings["decode"] = _ms_since(started)
-        heard = self.transcriber.transcribe(audio)
-        timings["stt"] = heard.latency_ms
-        if not heard.text:
-            raise NoSpeechError()
-        return heard.text, audio.duration_s, timings
+        return hear(data, self.transcriber, max_audio_s=self.max_audio_s)
 
     def respond(self, transcript: str) -> tuple[Parsed, Acted, bytes, dict[str, float]]:
         """Parse, act and speak the reply for a transcript."""
