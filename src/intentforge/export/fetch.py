@@ -210,9 +210,11 @@ class _BotoBody:
 
 
 def _read_chunks(body: _Body) -> Iterator[bytes]:
+    # read1 returns what has arrived; read(n) would block until n bytes, hiding progress.
+    read = getattr(body, "read1", body.read)
     while True:
         try:
-            chunk = body.read(CHUNK_BYTES)
+            chunk = read(CHUNK_BYTES)
         except http.client.IncompleteRead as exc:
             if exc.partial:
                 yield exc.partial
