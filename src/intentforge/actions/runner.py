@@ -123,16 +123,18 @@ class ActionRunner:
         confirm: str | None = None,
         now: datetime | None = None,
         timezone: str | None = None,
+        dry_run: bool = False,
     ) -> ActionResult:
         """Carry out `call`, or the plan awaiting confirmation `confirm`.
 
         A repeated `idempotency_key` with the same request returns the first result instead of
         acting again (with a different request it is an error). `resolved` holds the runtime's
-        resolved values ({"due_iso": ..., "date_iso": ...}); executors cope without them.
+        resolved values ({"due": {"text", "iso"}, ...}); executors cope without them. `dry_run`
+        True forces a dry run whatever the settings say (it can never force a real run).
         """
         tz = timezone or self.settings.runtime.timezone
         if confirm is not None:
-            return self._confirm(confirm, idempotency_key, now, tz)
+            return self._confirm(confirm, idempotency_key, now, tz, dry_run)
         if call is None:
             raise IntentforgeError("nothing to do: give an intent call or a confirmation token")
         if not isinstance(call, IntentCall):
@@ -155,10 +157,10 @@ class ActionRunner:
             if isinstance(planned, ActionResult):
                 return planned
             if executor.side_effects:
-                unset = self._unconfigured(executor, ctx)
+                unset = None if dry_run else self._unconfigured(executor, ctx)
                 if unset is not None:
                     return unset
-                if is_dry_run(self.config, executor.has_credentials(ctx)):
+                if dry_run or is_dry_run(self.config, executor.has_credentials(ctx)):
                     return result(
                         ActionStatus.DRY_RUN,
                         f"Dry run: I would {planned.summary}.",
@@ -183,7 +185,12 @@ class ActionRunner:
         return self._once(call.intent, executor, idempotency_key, request, attempt)
 
     def _confirm(
-        self, token: str, idempotency_key: str | None, now: datetime | None, tz: str
+        self,
+        token: str,
+        idempotency_key: str | None,
+        now: datetime | None,
+        tz: str,
+        dry_run: bool,
     ) -> ActionResult:
         pending = self.store.get_confirmation(token)
         key = idempotency_key or f"confirm:{token}"
@@ -199,10 +206,10 @@ class ActionRunner:
         ctx = self._context({}, key, now, str(pending.context.get("timezone", tz)))
 
         def attempt() -> ActionResult:
-            unset = self._unconfigured(executor, ctx)
+            unset = None if dry_run else self._unconfigured(executor, ctx)
             if unset is not None:
                 return unset
-            if is_dry_run(self.config, executor.has_credentials(ctx)):
+            if dry_run or is_dry_run(self.config, executor.has_credentials(ctx)):
                 return result(ActionStatus.DRY_RUN, f"Dry run: I would {plan.summary}.")
             done = executor.run(plan, ctx)
             if done.status == ActionStatus.DONE:
@@ -270,6 +277,7 @@ def act(
     confirm: str | None = None,
     now: datetime | None = None,
     timezone: str | None = None,
+    dry_run: bool = False,
     catalogue: Catalogue | None = None,
 ) -> ActionResult:
     """One-off convenience over ActionRunner (a long-running process should keep a runner)."""
@@ -281,4 +289,5 @@ def act(
             confirm=confirm,
             now=now,
             timezone=timezone,
+            dry_run=dry_run,
         )

@@ -9,6 +9,7 @@ import sys
 
 import typer
 
+from intentforge.cli import act as act_cli
 from intentforge.cli import data as data_cli
 from intentforge.cli import eval as eval_cli
 from intentforge.cli import parse as parse_cli
@@ -31,6 +32,7 @@ app.add_typer(data_cli.app, name="data")
 app.command("eval")(eval_cli.evaluate)
 app.command("publish")(publish_cli.publish)
 app.command("parse")(parse_cli.parse)
+app.command("act")(act_cli.act)
 app.command("serve")(serve_cli.serve)
 app.command("parse")(parse_cli.parse)
 app.command("serve")(serve_cli.serve)
