@@ -44,6 +44,7 @@ class Generation:
     n_tokens: int
     latency_ms: float
     prompt_tokens: int = 0
+    forced_tokens: int = 0  # of n_tokens, appended by jump-forward without sampling
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
@@ -222,6 +223,7 @@ class Engine:
         pending = prompt_tokens[self._llm.n_tokens :]
         out = bytearray()
         n_generated = 0
+        n_forced = 0
         stopped = False
         first = True
         while True:
@@ -234,6 +236,7 @@ class Engine:
                     pending.extend(forced_tokens)
                     out += forced
                     n_generated += len(forced_tokens)
+                    n_forced += len(forced_tokens)
                 if done:
                     stopped = True
                     if check_eos:
@@ -274,6 +277,7 @@ class Engine:
             n_tokens=n_generated,
             latency_ms=latency_ms,
             prompt_tokens=len(prompt_tokens),
+            forced_tokens=n_forced,
             timings_ms={k: round(v, 2) for k, v in timings.items()},
         )
 
