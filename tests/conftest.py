@@ -120,6 +120,7 @@ def smollm2_parser(smollm2_gguf: Path):
     from intentforge.config import RuntimeConfig
     from intentforge.runtime import Parser
 
-    parser = Parser(smollm2_gguf, load_catalogue(), RuntimeConfig(max_tokens=64))
+    # One thread: tests share 2 cores with other work, where llama.cpp's spinning threads lose.
+    parser = Parser(smollm2_gguf, load_catalogue(), RuntimeConfig(max_tokens=48, n_threads=1))
     yield parser
     parser.close()
