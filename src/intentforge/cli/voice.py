@@ -93,7 +93,7 @@ def voice(
 ) -> None:
     """Speak a request, have it done, hear the answer: STT, parse, act, TTS, timed per stage."""
     from intentforge.voice.audio import NoSpeechError
-    from intentforge.voice.loop import record_utterance
+    from intentforge.voice.loop import record_utterance, require_microphone
 
     if (wav is None) == (not mic):
         raise IntentforgeError("give exactly one of --wav FILE or --mic")
@@ -105,6 +105,8 @@ def voice(
             raise IntentforgeError(f"audio file not found: {wav}") from None
         except OSError as exc:
             raise IntentforgeError(f"cannot read {wav}: {exc.strerror or exc}") from None
+    if mic:
+        require_microphone()
     settings = settings_from(config)
     pipeline, parser, runner = build_pipeline(settings, model=model, timezone=timezone)
     try:

@@ -239,15 +239,22 @@ def _sounddevice() -> Any:
     return sounddevice
 
 
-def record_utterance(max_s: float, *, wait_s: float = 10.0) -> bytes:
-    """Listen on the default input device until one utterance ends; return it as WAV bytes."""
+def require_microphone() -> dict[str, Any]:
+    """The default input device, or a clear error when there is none (checked before loading
+    any model, so a machine without a microphone fails in a second, not after a load)."""
     sd = _sounddevice()
     try:
-        device = sd.query_devices(kind="input")
+        return dict(sd.query_devices(kind="input"))
     except Exception:  # PortAudioError when there is no input device at all
         raise IntentforgeError(
             "no microphone found (no default input device); plug one in or use --wav FILE"
         ) from None
+
+
+def record_utterance(max_s: float, *, wait_s: float = 10.0) -> bytes:
+    """Listen on the default input device until one utterance ends; return it as WAV bytes."""
+    sd = _sounddevice()
+    device = require_microphone()
     endpointer = Endpointer(max_s=max_s)
     block = int(SAMPLE_RATE * endpointer.block_s)
     waited_blocks = 0
