@@ -51,7 +51,7 @@ def test_empty_text_is_refused() -> None:
 
 
 def test_missing_espeak_binary_says_how_to_install_it() -> None:
-    with pytest.raises(IntentforgeError, match="install-system-deps.sh"):
+    with pytest.raises(IntentforgeError, match=r"install-system-deps\.sh"):
         EspeakSpeaker(executable="espeak-ng-not-installed")
 
 
@@ -61,7 +61,7 @@ def test_unknown_espeak_voice_is_a_clear_error() -> None:
 
 
 def test_piper_without_a_voice_model_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(IntentforgeError, match="voice.piper_model is not set"):
+    with pytest.raises(IntentforgeError, match=r"voice\.piper_model is not set"):
         speaker_from(VoiceConfig(tts="piper"))
     with pytest.raises(IntentforgeError, match="Piper voice model not found"):
         PiperSpeaker(tmp_path / "missing.onnx")

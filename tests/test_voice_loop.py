@@ -114,7 +114,7 @@ def test_silence_and_hiss_never_reach_the_parser(
     pipeline = make_pipeline(transcriber, parsed.append, runner)
     rng = np.random.default_rng(3)
     quiet = (level * rng.standard_normal(3 * SAMPLE_RATE)).astype(np.float32)
-    with pytest.raises(NoSpeechError, match="silent|no speech heard"):
+    with pytest.raises(NoSpeechError, match=r"silent|no speech heard"):
         pipeline.run(wav_bytes(quiet, SAMPLE_RATE))
     assert parsed == []
 
