@@ -81,6 +81,25 @@ def test_confirmation_flow_sends_exactly_once(tmp_path, smtp_server):
     assert len(smtp_server.messages) == 1
 
 
+def test_confirming_twice_with_different_keys_still_sends_once(tmp_path, smtp_server):
+    runner = make_runner(tmp_path, smtp_server)
+    token = runner.act(email(to="mum", body="hi")).confirmation_token
+    first = runner.act(confirm=token, idempotency_key="a")
+    second = runner.act(confirm=token, idempotency_key="b")
+    assert first.status == second.status == ActionStatus.DONE
+    assert second.replayed
+    assert len(smtp_server.messages) == 1
+
+
+def test_retried_send_with_the_same_key_sends_once(tmp_path, smtp_server):
+    runner = make_runner(tmp_path, smtp_server, confirm_email=False)
+    first = runner.act(email(to="mum", body="hi"), idempotency_key="mail-1")
+    retry = runner.act(email(to="mum", body="hi"), idempotency_key="mail-1")
+    assert first.status == ActionStatus.DONE and retry.replayed
+    assert retry.data["message_id"] == first.data["message_id"]
+    assert len(smtp_server.messages) == 1
+
+
 def test_without_confirmation_it_sends_directly(tmp_path, smtp_server):
     runner = make_runner(
         tmp_path, smtp_server, confirm_email=False, email_from="Me <me@example.com>"

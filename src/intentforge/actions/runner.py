@@ -134,7 +134,7 @@ class ActionRunner:
         """
         tz = timezone or self.settings.runtime.timezone
         if confirm is not None:
-            return self._confirm(confirm, idempotency_key, now, tz, dry_run)
+            return self._confirm(confirm, now, tz, dry_run)
         if call is None:
             raise IntentforgeError("nothing to do: give an intent call or a confirmation token")
         if not isinstance(call, IntentCall):
@@ -187,13 +187,13 @@ class ActionRunner:
     def _confirm(
         self,
         token: str,
-        idempotency_key: str | None,
         now: datetime | None,
         tz: str,
         dry_run: bool,
     ) -> ActionResult:
         pending = self.store.get_confirmation(token)
-        key = idempotency_key or f"confirm:{token}"
+        # The token is the idempotency key: whatever key a caller adds, a token acts once.
+        key = f"confirm:{token}"
         if pending is None:
             return result(
                 ActionStatus.FAILED,
