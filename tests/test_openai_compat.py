@@ -1,0 +1,117 @@
+"""The official `openai` client works against /v1/chat/completions: intents come as tool calls."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import httpx
+import openai
+import pytest
+
+from intentforge.config import Secrets, load_settings
+from intentforge.runtime import Parser
+from intentforge.server import create_app
+from intentforge.server.openai_compat import CANNOT_HELP
+from servers.api import ApiServer
+
+API_KEY = "sk-local-test-key"
+
+
+@pytest.fixture(scope="module")
+def server(smollm2_parser: Parser) -> Iterator[ApiServer]:
+    app = create_app(load_settings(None, {}), Secrets(api_key=API_KEY), parsers=[smollm2_parser])
+    api = ApiServer(app).start()
+    yield api
+    api.stop()
+
+
+@pytest.fixture(scope="module")
+def client(server: ApiServer) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{server.url}/v1", api_key=API_KEY, max_retries=0, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def tools(server: ApiServer) -> list[dict]:
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    return httpx.get(f"{server.url}/v1/intents", headers=headers).json()["tools"]
+
+
+def test_answers_are_tool_calls_of_catalogue_intents_or_a_refusal(
+    client: openai.OpenAI, tools: list[dict], smollm2_parser: Parser
+) -> None:
+    catalogue = smollm2_parser.catalogue
+    kinds = set()
+    for text in ("remind me to buy milk tomorrow at 5pm", "play some jazz"):
+        try:
+            completion = client.chat.completions.create(
+                model="intentforge",
+                messages=[
+                    {"role": "system", "content": "You are a helpful assistant."},
+                    {"role": "user", "content": text},
+                ],
+                tools=tools,  # type: ignore[arg-type]
+            )
+        except openai.UnprocessableEntityError:
+            continue  # the untuned model ran out of tokens: a 422, never a made-up call
+        choice = completion.choices[0]
+        assert completion.object == "chat.completion"
+        assert completion.usage is not None and completion.usage.completion_tokens > 0
+        if choice.finish_reason == "tool_calls":
+            assert choice.message.tool_calls
+            call = choice.message.tool_calls[0]
+            assert call.type == "function"
+            arguments = json.loads(call.function.arguments)
+            catalogue.validate({"intent": call.function.name, "parameters": arguments})
+            assert call.function.name != "none"
+            kinds.add("tool")
+        else:
+            assert choice.finish_reason == "stop"
+            assert choice.message.content == CANNOT_HELP
+            assert not choice.message.tool_calls
+            kinds.add("refusal")
+    assert kinds
+
+
+def test_an_intent_outside_the_offered_tools_is_answered_in_words(client: openai.OpenAI) -> None:
+    other = {"type": "function", "function": {"name": "unrelated_tool", "parameters": {}}}
+    try:
+        completion = client.chat.completions.create(
+            model="intentforge",
+            messages=[{"role": "user", "content": "remind me to buy milk tomorrow at 5pm"}],
+            tools=[other],  # type: ignore[list-item]
+        )
+    except openai.UnprocessableEntityError:
+        pytest.skip("the untuned model produced no valid intent for this request")
+    assert completion.choices[0].message.content == CANNOT_HELP
+    assert completion.choices[0].message.tool_calls is None
+
+
+def test_content_parts_are_read_as_the_user_text(client: openai.OpenAI) -> None:
+    try:
+        completion = client.chat.completions.create(
+            model="intentforge",
+            messages=[{"role": "user", "content": [{"type": "text", "text": "play some jazz"}]}],
+        )
+    except openai.UnprocessableEntityError:
+        pytest.skip("the untuned model produced no valid intent for this request")
+    assert completion.choices[0].finish_reason in ("stop", "tool_calls")
+
+
+def test_models_lists_the_served_model(client: openai.OpenAI, smollm2_parser: Parser) -> None:
+    assert [m.id for m in client.models.list()] == [smollm2_parser.model_path.name]
+
+
+def test_wrong_key_is_an_authentication_error(server: ApiServer) -> None:
+    bad = openai.OpenAI(base_url=f"{server.url}/v1", api_key="wrong", max_retries=0)
+    with pytest.raises(openai.AuthenticationError):
+        bad.chat.completions.create(model="x", messages=[{"role": "user", "content": "hi"}])
+
+
+def test_streaming_and_messages_without_user_text_are_bad_requests(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError, match="stream"):
+        client.chat.completions.create(
+            model="x", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+    with pytest.raises(openai.BadRequestError, match="no user message"):
+        client.chat.completions.create(model="x", messages=[{"role": "system", "content": "hi"}])
