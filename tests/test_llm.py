@@ -264,6 +264,17 @@ def test_a_corrupt_ledger_line_is_a_clear_error(catalogue: Catalogue, tmp_path: 
         Ledger(ledger, catalogue).open()
 
 
+def test_a_dataset_from_another_generator_is_not_taken_for_a_ledger(
+    catalogue: Catalogue, server: FakeLLMServer, tmp_path: Path
+) -> None:
+    ledger = tmp_path / "generated.jsonl"
+    row = {"id": "t1", "text": "play jazz", "intent": "none", "parameters": {}}
+    ledger.write_text(json.dumps({**row, "source": "templates"}) + "\n", encoding="utf-8")
+    with pytest.raises(IntentforgeError, match="holds rows from templates"):
+        generate(catalogue, config_for(server), None, rows=10, ledger=ledger, seed=1)
+    assert server.seen == []
+
+
 def test_a_second_writer_on_the_same_ledger_is_refused(
     catalogue: Catalogue, server: FakeLLMServer, tmp_path: Path
 ) -> None:

@@ -656,6 +656,13 @@ def generate_with_llm(
     rng = random.Random(seed)
     report = GenerationReport()
     with Ledger(ledger, catalogue) as book:
+        foreign = {row["source"] for row in book.rows} - {"llm"}
+        if foreign:
+            # Resuming from, say, a template dataset would count its rows as done.
+            raise IntentforgeError(
+                f"{ledger} holds rows from {', '.join(sorted(foreign))}, so it is not an LLM "
+                "ledger; write the LLM rows to another file"
+            )
         report.rows_resumed = len(book.rows)
         plan = _Plan(catalogue, intent_quotas(catalogue, rows, none_fraction), book.rows, rng)
         generator = _Generator(catalogue, config, client, plan, book, report, rng, on_progress)
