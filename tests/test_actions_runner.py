@@ -196,6 +196,15 @@ def test_user_intent_with_its_own_executor(tmp_path, todoist_server, monkeypatch
     assert sys.modules["lights_plugin"].Lights.switched == ["kitchen"]
 
 
+def test_user_intent_without_an_action_says_so(tmp_path, todoist_server):
+    intents = tmp_path / "intents.yaml"
+    intents.write_text("intents:\n  - name: play_music\n    description: Play music.\n")
+    settings = settings_for(tmp_path, todoist_server)
+    result = act({"intent": "play_music"}, settings, Secrets(), catalogue=load_catalogue([intents]))
+    assert result.status == ActionStatus.DONE
+    assert result.reply == "I understood that (play music), but no action is set up for it yet."
+
+
 def test_unknown_action_name_is_a_clear_error(tmp_path, todoist_server):
     intents = tmp_path / "intents.yaml"
     intents.write_text("intents:\n  - name: dance\n    description: Dance.\n    action: disco\n")

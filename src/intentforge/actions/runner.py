@@ -146,7 +146,8 @@ class ActionRunner:
         if call.intent == OUT_OF_SCOPE or intent.action is None:
             reply = NONE_REPLY
             if call.intent != OUT_OF_SCOPE:
-                reply = f"I understood that ({intent.description}), but no action is set up for it."
+                what = intent.name.replace("_", " ")
+                reply = f"I understood that ({what}), but no action is set up for it yet."
             done = result(ActionStatus.DONE, reply, error=None)
             return done.model_copy(update={"intent": call.intent, "action": None})
         executor = executor_for(intent.action)
