@@ -157,6 +157,18 @@ class VoiceConfig(_Section):
     max_upload_bytes: int = Field(8_000_000, ge=1024, description="Largest /v1/voice upload.")
 
 
+class BuildConfig(_Section):
+    name: str | None = Field(
+        None, description="Model name (default: intentforge-<base>); files are <name>.<quant>.gguf."
+    )
+    eval_data: list[Path] = Field(
+        default_factory=lambda: [Path("data/dev")],
+        description="JSONL files or folders the built model is evaluated on (missing: test split).",
+    )
+    reports_dir: Path = Path("build/reports")
+    state_dir: Path = Field(Path("build/stages"), description="Stage records (content hashes).")
+
+
 class Settings(BaseSettings):
     """Every setting of intentforge; see `intentforge config show` for the resolved values."""
 
@@ -173,6 +185,7 @@ class Settings(BaseSettings):
     server: ServerConfig = Field(default_factory=ServerConfig)
     actions: ActionsConfig = Field(default_factory=ActionsConfig)
     voice: VoiceConfig = Field(default_factory=VoiceConfig)
+    build: BuildConfig = Field(default_factory=BuildConfig)
 
 
 class _MappingSource(PydanticBaseSettingsSource):

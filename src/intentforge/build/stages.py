@@ -71,7 +71,10 @@ def _size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def _is_current(stage: Stage, record_path: Path, fingerprint: str) -> bool:
+def is_current(stage: Stage, state_dir: Path, fingerprint: str | None = None) -> bool:
+    """Whether `stage` ran with these inputs and its outputs are still as it left them."""
+    record_path = state_dir / f"{stage.name}.json"
+    fingerprint = fingerprint or stage.fingerprint()
     if not record_path.is_file():
         return False
     try:
@@ -103,7 +106,7 @@ def run_stages(
     for stage in stages:
         record_path = state_dir / f"{stage.name}.json"
         fingerprint = stage.fingerprint()
-        skipped = not force and _is_current(stage, record_path, fingerprint)
+        skipped = not force and is_current(stage, state_dir, fingerprint)
         if on_start:
             on_start(stage, skipped)
         started = time.perf_counter()

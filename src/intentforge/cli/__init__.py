@@ -10,12 +10,11 @@ import sys
 import typer
 
 from intentforge.cli import act as act_cli
+from intentforge.cli import build as build_cli
 from intentforge.cli import data as data_cli
 from intentforge.cli import eval as eval_cli
 from intentforge.cli import parse as parse_cli
-from intentforge.cli import parse as parse_cli
 from intentforge.cli import publish as publish_cli
-from intentforge.cli import serve as serve_cli
 from intentforge.cli import serve as serve_cli
 from intentforge.cli import voice as voice_cli
 from intentforge.cli.common import ConfigOption, console, settings_from
@@ -29,12 +28,12 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(data_cli.app, name="data")
+app.command("build")(build_cli.build)
+app.command("run")(build_cli.run)
 app.command("eval")(eval_cli.evaluate)
 app.command("publish")(publish_cli.publish)
 app.command("parse")(parse_cli.parse)
 app.command("act")(act_cli.act)
-app.command("serve")(serve_cli.serve)
-app.command("parse")(parse_cli.parse)
 app.command("serve")(serve_cli.serve)
 app.command("voice")(voice_cli.voice)
 data_cli.app.command("speechify")(voice_cli.speechify)

@@ -1,0 +1,217 @@
+"""The default build: data -> split -> train -> merge -> export -> eval, as skippable stages."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.progress import Progress
+
+from intentforge.build.stages import Stage, StageOutcome, run_stages
+from intentforge.catalogue import Catalogue
+from intentforge.config import Settings, load_secrets
+
+_DATA_PACKAGE = Path(__file__).resolve().parent.parent / "data"
+
+
+@dataclass(frozen=True)
+class BuildPaths:
+    generated: Path
+    train: Path
+    test: Path
+    run_dir: Path
+    adapter: Path
+    merged: Path
+    models: dict[str, Path]  # quantization -> GGUF
+    report_dir: Path
+
+    @property
+    def primary_model(self) -> Path:
+        """The model `intentforge run` serves: the first quantization asked for."""
+        return next(iter(self.models.values()))
+
+
+def model_name(settings: Settings) -> str:
+    if settings.build.name:
+        return settings.build.name
+    base = re.sub(r"[^a-z0-9.]+", "-", Path(settings.train.base).name.lower()).strip("-")
+    return f"intentforge-{base}"
+
+
+def build_paths(settings: Settings) -> BuildPaths:
+    name = model_name(settings)
+    data_dir = settings.data.out_dir
+    run_dir = settings.train.runs_dir / name
+    return BuildPaths(
+        generated=data_dir / "generated.jsonl",
+        train=data_dir / "train.jsonl",
+        test=data_dir / "test.jsonl",
+        run_dir=run_dir,
+        adapter=run_dir / "adapter",
+        merged=run_dir / "merged",
+        models={
+            q: settings.export.out_dir / f"{name}.{q}.gguf" for q in settings.export.quantizations
+        },
+        report_dir=settings.build.reports_dir / name,
+    )
+
+
+def _eval_inputs(settings: Settings, paths: BuildPaths) -> list[Path]:
+    found = [p for p in settings.build.eval_data if p.exists()]
+    return found or [paths.test]
+
+
+def plan(settings: Settings, catalogue: Catalogue, progress: Progress | None = None) -> list[Stage]:
+    """The stages of the build for these settings (nothing runs until `run_stages`)."""
+    paths = build_paths(settings)
+    data, train_cfg, export_cfg = settings.data, settings.train, settings.export
+    catalogue_id = json.dumps(
+        [[i.name, i.parameters.model_json_schema(), list(i.examples)] for i in catalogue.intents],
+        sort_keys=True,
+    )
+
+    def generate() -> None:
+        from intentforge.data.jsonl import write_jsonl
+
+        if data.generator == "llm":
+            from intentforge.data.llm import generate_with_llm
+
+            key = load_secrets(settings).llm_api_key
+            generate_with_llm(
+                catalogue,
+                settings.llm,
+                key.get_secret_value() if key else None,
+                rows=data.rows,
+                ledger=paths.generated,
+                seed=data.seed,
+                none_fraction=data.none_fraction,
+            )
+            return
+        from intentforge.data.templates import generate as generate_templates
+
+        rows = generate_templates(catalogue, data.rows, data.seed, data.none_fraction)
+        write_jsonl(paths.generated, rows)
+
+    def split() -> None:
+        from intentforge.data.jsonl import read_dataset, write_jsonl
+        from intentforge.data.split import split as split_rows
+
+        result = split_rows(
+            read_dataset(paths.generated, catalogue), data.train_rows, data.test_rows, data.seed
+        )
+        write_jsonl(paths.train, result.train)
+        write_jsonl(paths.test, result.test)
+
+    def train() -> None:
+        from intentforge.train.train import train as train_model
+
+        train_model(
+            train_cfg,
+            catalogue=catalogue,
+            train_path=paths.train,
+            test_path=paths.test,
+            name=paths.run_dir.name,
+            progress=progress,
+        )
+
+    def merge() -> None:
+        from intentforge.train.merge import merge as merge_adapter
+
+        merge_adapter(paths.run_dir, out_dir=paths.merged, cache_dir=train_cfg.cache_dir)
+
+    def export() -> None:
+        from intentforge.export.gguf import export as export_gguf
+
+        export_gguf(
+            paths.merged,
+            name=model_name(settings),
+            out_dir=export_cfg.out_dir,
+            quantizations=export_cfg.quantizations,
+            base=train_cfg.base,
+            cache_dir=export_cfg.cache_dir,
+            threads=export_cfg.threads,
+            progress=progress,
+        )
+
+    def evaluate() -> None:
+        from intentforge.evaluate.report import write_report
+        from intentforge.evaluate.runner import dataset_info, evaluate_models, load_rows
+
+        eval_paths = _eval_inputs(settings, paths)
+        rows = load_rows(eval_paths)
+        results = evaluate_models(
+            [str(p) for p in paths.models.values()], rows, catalogue, settings, progress=progress
+        )
+        write_report(results, dataset_info(rows, eval_paths), paths.report_dir)
+
+    train_params = train_cfg.model_dump(mode="json", exclude={"runs_dir", "cache_dir"})
+    return [
+        Stage(
+            "data",
+            {
+                "data": data.model_dump(
+                    mode="json", exclude={"out_dir", "train_rows", "test_rows"}
+                ),
+                "catalogue": catalogue_id,
+                "llm": settings.llm.model_dump(mode="json") if data.generator == "llm" else None,
+            },
+            [_DATA_PACKAGE] if data.generator == "templates" else [],
+            [paths.generated],
+            generate,
+            "generate the dataset",
+        ),
+        Stage(
+            "split",
+            {"train_rows": data.train_rows, "test_rows": data.test_rows, "seed": data.seed},
+            [paths.generated],
+            [paths.train, paths.test],
+            split,
+            "deduplicate and split",
+        ),
+        Stage(
+            "train", train_params, [paths.train, paths.test], [paths.adapter], train, "fine-tune"
+        ),
+        Stage("merge", {}, [paths.adapter], [paths.merged], merge, "merge the adapter"),
+        Stage(
+            "export",
+            {"quantizations": export_cfg.quantizations},
+            [paths.merged],
+            list(paths.models.values()),
+            export,
+            "convert to GGUF and quantize",
+        ),
+        Stage(
+            "eval",
+            {"runtime": settings.runtime.model_dump(mode="json", exclude={"model_path"})},
+            [*paths.models.values(), *_eval_inputs(settings, paths)],
+            [paths.report_dir / "report.json", paths.report_dir / "report.html"],
+            evaluate,
+            "evaluate on the dev set",
+        ),
+    ]
+
+
+def is_built(settings: Settings, catalogue: Catalogue) -> bool:
+    """Whether every stage's outputs are current (a `run` can start serving at once)."""
+    from intentforge.build.stages import is_current
+
+    return all(is_current(stage, settings.build.state_dir) for stage in plan(settings, catalogue))
+
+
+def build(
+    settings: Settings,
+    catalogue: Catalogue,
+    *,
+    force: bool = False,
+    progress: Progress | None = None,
+    on_start: Any = None,
+) -> list[StageOutcome]:
+    return run_stages(
+        plan(settings, catalogue, progress),
+        settings.build.state_dir,
+        force=force,
+        on_start=on_start,
+    )
