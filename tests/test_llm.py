@@ -257,13 +257,6 @@ def test_a_torn_trailing_line_is_cut_away_on_resume(
     assert_complete_and_valid(catalogue, read_ledger(ledger), 60)
 
 
-def test_a_corrupt_ledger_line_is_a_clear_error(catalogue: Catalogue, tmp_path: Path) -> None:
-    ledger = tmp_path / "ledger.jsonl"
-    ledger.write_text('{"id": 1\n{"id": 2}\n', encoding="utf-8")
-    with pytest.raises(IntentforgeError, match=r"ledger.jsonl line 1 is not valid JSON"):
-        Ledger(ledger, catalogue).open()
-
-
 def test_a_dataset_from_another_generator_is_not_taken_for_a_ledger(
     catalogue: Catalogue, server: FakeLLMServer, tmp_path: Path
 ) -> None:

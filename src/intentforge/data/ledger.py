@@ -63,9 +63,13 @@ class Ledger:
             raise IntentforgeError(
                 f"another run is already writing {self.path}; wait for it or use another file"
             ) from None
-        if created:
-            _fsync_dir(self.path.parent)
-        self.rows = self._read()
+        try:
+            if created:
+                _fsync_dir(self.path.parent)
+            self.rows = self._read()
+        except BaseException:
+            self.close()  # a ledger that cannot be resumed must not stay locked
+            raise
 
     def close(self) -> None:
         if self._fd >= 0:

@@ -614,15 +614,20 @@ class _Generator:
             self._on_progress(self._plan.done, self._plan.total)
 
 
-def make_client(config: LLMConfig, api_key: str | None) -> openai.AsyncOpenAI:
+def api_key_for(config: LLMConfig, api_key: str | None) -> str:
+    """The key to send: the given one, or a placeholder for a server on this machine."""
+    if api_key:
+        return api_key
+    if not is_loopback(config.base_url):
+        raise IntentforgeError(
+            f"no API key for {config.base_url}: set {config.api_key_env} "
+            "(or point llm.base_url at a local OpenAI-compatible server)"
+        )
+    return "local"  # local servers ignore the key, but the client insists on one
+
+
+def make_client(config: LLMConfig, api_key: str) -> openai.AsyncOpenAI:
     """The OpenAI client for `config`; its own retries are off because the generator retries."""
-    if not api_key:
-        if not is_loopback(config.base_url):
-            raise IntentforgeError(
-                f"no API key for {config.base_url}: set {config.api_key_env} "
-                "(or point llm.base_url at a local OpenAI-compatible server)"
-            )
-        api_key = "local"  # local servers ignore the key, but the client insists on one
     return openai.AsyncOpenAI(
         api_key=api_key,
         base_url=config.base_url,
@@ -652,7 +657,7 @@ def generate_with_llm(
     if rows < 1:
         raise IntentforgeError("rows must be at least 1")
     started = time.monotonic()
-    client = make_client(config, api_key)
+    key = api_key_for(config, api_key)
     rng = random.Random(seed)
     report = GenerationReport()
     with Ledger(ledger, catalogue) as book:
@@ -665,11 +670,13 @@ def generate_with_llm(
             )
         report.rows_resumed = len(book.rows)
         plan = _Plan(catalogue, intent_quotas(catalogue, rows, none_fraction), book.rows, rng)
-        generator = _Generator(catalogue, config, client, plan, book, report, rng, on_progress)
 
         async def run() -> None:
+            client = make_client(config, key)
             try:
-                await generator.run()
+                await _Generator(
+                    catalogue, config, client, plan, book, report, rng, on_progress
+                ).run()
             finally:
                 await client.close()
 
