@@ -134,6 +134,10 @@ class ActionRunner:
         """
         tz = timezone or self.settings.runtime.timezone
         if confirm is not None:
+            if call is not None:
+                raise IntentforgeError(
+                    "give either an intent call or a confirmation token, not both"
+                )
             return self._confirm(confirm, now, tz, dry_run)
         if call is None:
             raise IntentforgeError("nothing to do: give an intent call or a confirmation token")
