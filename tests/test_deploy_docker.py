@@ -402,3 +402,35 @@ def test_image_command_and_environment_serve_a_model_that_passes_the_healthcheck
     # re-raises the signal.
     assert server.returncode in (0, -signal.SIGTERM), output
     assert "Finished server process" in output
+
+
+def test_the_installed_package_carries_every_module_the_containers_run(tmp_path: Path) -> None:
+    """`pip install .` (what the image runs) installs only what setuptools packs into the wheel;
+    a module left out would only show up as a crash in the container."""
+    import shutil
+    import zipfile
+
+    source = tmp_path / "source"
+    source.mkdir()
+    shutil.copy(ROOT / "pyproject.toml", source)
+    shutil.copytree(
+        ROOT / "src", source / "src", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__")
+    )
+    pip_wheel = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps"]
+    result = subprocess.run(
+        [*pip_wheel, "--no-build-isolation", "--wheel-dir", str(tmp_path / "dist"), str(source)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    (wheel,) = (tmp_path / "dist").glob("intentforge-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for module in (
+        "intentforge/export/fetch.py",  # the init container and the baked-model build stage
+        "intentforge/export/manifest.py",
+        "intentforge/export/publish.py",
+        "intentforge/cli/serve.py",  # the image's CMD
+        "intentforge/server/app.py",
+    ):
+        assert module in names, f"{module} is not in the wheel the image installs"
