@@ -117,26 +117,32 @@ class ServerConfig(_Section):
 
 
 class ActionsConfig(_Section):
-    dry_run: bool | None = Field(None, description="None: dry-run until credentials exist.")
+    dry_run: bool | None = Field(default=None, description="None: dry-run until credentials exist.")
     todoist_base_url: str = "https://api.todoist.com/api/v1"
     todoist_create_projects: bool = False
-    confirm_tasks: bool = Field(False, description="Ask before adding a Todoist task.")
+    confirm_tasks: bool = Field(default=False, description="Ask before adding a Todoist task.")
     geocoding_url: str = "https://geocoding-api.open-meteo.com/v1/search"
     forecast_url: str = "https://api.open-meteo.com/v1/forecast"
-    home_location: str | None = Field(None, description="Place used when none is said.")
+    home_location: str | None = Field(default=None, description="Place used when none is said.")
     temperature_unit: Literal["celsius", "fahrenheit"] = "celsius"
     smtp_host: str = "smtp.gmail.com"
     smtp_port: int = 587
     smtp_starttls: bool = True
-    smtp_ca_file: Path | None = Field(None, description="Extra CA bundle to trust for STARTTLS.")
+    smtp_ca_file: Path | None = Field(
+        default=None, description="Extra CA bundle to trust for STARTTLS."
+    )
     smtp_user: str | None = None
-    email_from: str | None = Field(None, description="From address (default: smtp_user).")
+    email_from: str | None = Field(default=None, description="From address (default: smtp_user).")
     contacts_file: Path = Path("contacts.yaml")
     confirm_email: bool = True
-    confirmation_ttl_s: float = Field(600.0, gt=0, description="How long a confirmation is valid.")
-    timeout_s: float = Field(10.0, gt=0)
-    max_retries: int = Field(2, ge=0)
-    retry_backoff_s: float = Field(0.5, ge=0, description="First retry delay; doubles each retry.")
+    confirmation_ttl_s: float = Field(
+        default=600.0, gt=0, description="How long a confirmation is valid."
+    )
+    timeout_s: float = Field(default=10.0, gt=0)
+    max_retries: int = Field(default=2, ge=0)
+    retry_backoff_s: float = Field(
+        default=0.5, ge=0, description="First retry delay; doubles each retry."
+    )
     state_dir: Path = Path("build/state")
 
 
