@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.progress import TaskID
 
 from intentforge.cli.common import (
     ConfigOption,
@@ -79,12 +80,18 @@ def generate(
     path = out if out is not None else data.out_dir / "generated.jsonl"
     check_writable(path)
 
-    with progress_bar() as bar:
-        task = bar.add_task(f"generating ({data.generator})", total=data.rows)
+    # The bar starts with the first row, so a run that fails up front prints only its error.
+    bar = progress_bar()
+    task: TaskID | None = None
 
-        def on_progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+    def on_progress(done: int, total: int) -> None:
+        nonlocal task
+        if task is None:
+            bar.start()
+            task = bar.add_task(f"generating ({data.generator})", total=total)
+        bar.update(task, completed=done, total=total)
 
+    try:
         if data.generator == "templates":
             from intentforge.data.templates import generate as generate_from_templates
 
@@ -108,6 +115,9 @@ def generate(
                 on_progress=on_progress,
             )
             dataset = read_dataset(path, catalogue)
+    finally:
+        if task is not None:
+            bar.stop()
     if data.generator == "llm":
         _print_llm_report(report)
     stdout.print(stats_table(dataset_stats(dataset)))

@@ -26,7 +26,7 @@ Row = dict[str, Any]
 
 def dedup_key(text: str) -> str:
     """The text as compared for duplicates: lower case, punctuation dropped, spaces collapsed."""
-    text = re.sub(r"[^\w\s@']", " ", text.lower())
+    text = re.sub(r"[^\w\s@'.]|(?<!\w)\.|\.(?!\w)", " ", text.lower())  # keeps "a.b@c.com"
     return re.sub(r"\s+", " ", text).strip()
 
 

@@ -1,0 +1,202 @@
+"""The offline template generator: deterministic, balanced, valid, spans copied from the text."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import pytest
+
+from intentforge.catalogue import load_catalogue
+from intentforge.data import lexicons
+from intentforge.data.templates import generate
+from intentforge.errors import IntentforgeError
+
+ROWS = 1500
+
+
+@pytest.fixture(scope="module")
+def catalogue():
+    return load_catalogue()
+
+
+@pytest.fixture(scope="module")
+def rows(catalogue):
+    return generate(catalogue, ROWS, seed=13, none_fraction=0.12)
+
+
+def test_same_seed_same_rows_other_seed_other_rows(catalogue, rows):
+    assert generate(catalogue, ROWS, seed=13, none_fraction=0.12) == rows
+    other = generate(catalogue, ROWS, seed=14, none_fraction=0.12)
+    assert [r["text"] for r in other] != [r["text"] for r in rows]
+
+
+def test_rows_have_the_dataset_shape(rows):
+    assert len(rows) == ROWS
+    assert len({r["id"] for r in rows}) == ROWS
+    for row in rows:
+        assert set(row) == {"id", "text", "intent", "parameters", "source", "style"}
+        assert row["source"] == "templates"
+        assert row["style"] in {"whisper", "lower", "typed"}
+        assert row["text"] == row["text"].strip() and "  " not in row["text"]
+
+
+def test_every_row_validates_and_renders_to_its_own_labels(catalogue, rows):
+    for row in rows:
+        call = catalogue.validate({"intent": row["intent"], "parameters": row["parameters"]})
+        assert call.parameters == row["parameters"]
+        assert catalogue.render(call).startswith(f'{{"intent":"{row["intent"]}"')
+
+
+def test_string_slots_are_exact_spans_of_the_text(rows):
+    for row in rows:
+        for slot, value in row["parameters"].items():
+            if slot == "priority":
+                assert value in {1, 2, 3, 4}
+            else:
+                assert isinstance(value, str) and value
+                assert value in row["text"], (slot, value, row["text"])
+
+
+def test_spans_hold_the_time_expression_not_its_preposition(rows):
+    dates = [r["parameters"][s] for r in rows for s in ("due", "date") if s in r["parameters"]]
+    assert len(dates) > 300
+    assert not [d for d in dates if re.match(r"(?i)(on|by|at|over|for) ", d)]
+    # ...while the preposition is still said
+    said = [r["text"] for r in rows if re.search(r"(?i)\b(on|by) (friday|monday)\b", r["text"])]
+    assert said
+
+
+def test_intents_are_balanced_and_none_is_twelve_percent(rows):
+    counts = Counter(r["intent"] for r in rows)
+    assert counts["none"] == round(ROWS * 0.12)
+    in_scope = [counts[n] for n in ("add_task", "get_weather", "send_email")]
+    assert max(in_scope) - min(in_scope) <= 1
+    assert sum(in_scope) + counts["none"] == ROWS
+
+
+def test_slot_combinations_are_balanced_within_each_intent(rows):
+    combos: dict[str, Counter[frozenset[str]]] = {}
+    for row in rows:
+        combos.setdefault(row["intent"], Counter())[frozenset(row["parameters"])] += 1
+    assert len(combos["add_task"]) == 8  # content with/without due, priority, project
+    assert len(combos["get_weather"]) == 4
+    assert len(combos["send_email"]) == 4
+    for intent in ("add_task", "get_weather", "send_email"):
+        counts = combos[intent].values()
+        assert max(counts) - min(counts) <= 1, (intent, combos[intent])
+
+
+@pytest.mark.parametrize("fraction", [0.10, 0.15, 0.0])
+def test_none_fraction_is_honoured(catalogue, fraction):
+    rows = generate(catalogue, 200, seed=1, none_fraction=fraction)
+    assert Counter(r["intent"] for r in rows)["none"] == round(200 * fraction)
+
+
+def test_phrasing_is_broad(rows):
+    texts = [r["text"] for r in rows]
+    assert len(set(texts)) >= 0.99 * len(texts)
+    # Every speech style, fillers and politeness wrappers all show up.
+    styles = Counter(r["style"] for r in rows)
+    assert all(styles[s] > 0.15 * ROWS for s in ("whisper", "lower", "typed"))
+    lowered = [t.lower() for t in texts]
+    for marker in ("can you", "please", "um", "don't let me forget", "remind me", "i need to"):
+        assert any(marker in t for t in lowered), marker
+    assert any(t.endswith("?") for t in texts) and any(t.endswith(".") for t in texts)
+    assert any(t == t.lower() and not re.search(r"[,.?!]$", t) for t in texts)
+    # Numbers both as digits and as words.
+    assert any(re.search(r"\b(two|three|five|seven|thirty)\b", t) for t in lowered)
+    assert any(re.search(r"\d", t) for t in texts)
+
+
+def test_out_of_scope_rows_include_hard_negatives(rows):
+    none_texts = [r["text"].lower() for r in rows if r["intent"] == "none"]
+    assert len(set(none_texts)) > 0.95 * len(none_texts)
+    near_misses = ("timer", "alarm", "text", "calendar", "list", "email", "call", "play", "what")
+    found = {w for w in near_misses for t in none_texts if re.search(rf"\b{w}", t)}
+    assert len(found) >= 7, found
+
+
+def test_user_intent_from_yaml_is_filled_from_its_values_and_bounds(user_catalogue):
+    rows = generate(user_catalogue, 600, seed=3, none_fraction=0.12)
+    mine = [r for r in rows if r["intent"] == "set_thermostat"]
+    assert abs(len(mine) - len([r for r in rows if r["intent"] == "add_task"])) <= 1
+    for row in mine:
+        params = row["parameters"]
+        assert isinstance(params["temperature"], int) and 10 <= params["temperature"] <= 30
+        assert params.get("room", "kitchen").lower() in {
+            "kitchen",
+            "living room",
+            "bedroom",
+            "bathroom",
+        }
+        assert params.get("mode", "eco") in {"heat", "eco"}
+    assert {frozenset(r["parameters"]) for r in mine} == {
+        frozenset({"temperature"}),
+        frozenset({"temperature", "room"}),
+        frozenset({"temperature", "mode"}),
+    }
+    # The user made thermostats in scope: no out-of-scope row may contradict that.
+    assert not [r for r in rows if r["intent"] == "none" and "thermostat" in r["text"].lower()]
+
+
+def test_empty_lexicon_is_a_clear_error(fixtures_dir):
+    catalogue = load_catalogue([fixtures_dir / "empty_lexicon.yaml"])
+    with pytest.raises(IntentforgeError, match="intent set_colour slot colour has no values"):
+        generate(catalogue, 100, seed=1)
+
+
+@pytest.mark.parametrize(
+    ("intent_yaml", "message"),
+    [
+        (
+            "{name: dim, parameters: {level: {type: integer, required: true}}, "
+            "examples: ['dim to {percent}']}",
+            r"uses \{percent\}, which is not one of its slots",
+        ),
+        (
+            "{name: dim, parameters: {level: {type: integer, required: true, values: ['5']}}, "
+            "examples: ['dim the lights']}",
+            r"lacks its required slot \{level\}",
+        ),
+        (
+            "{name: dim, parameters: {level: {type: integer, values: [low, high]}}, "
+            "examples: ['dim to {level}']}",
+            "not numbers written in digits",
+        ),
+        ("{name: dim, description: no examples}", "has no examples"),
+    ],
+)
+def test_user_intents_that_cannot_be_generated_say_why(tmp_path, intent_yaml, message):
+    path = tmp_path / "mine.yaml"
+    path.write_text(f"intents: [{intent_yaml}]\n")
+    with pytest.raises(IntentforgeError, match=message):
+        generate(load_catalogue([path]), 50, seed=1)
+
+
+def test_user_slots_named_like_builtin_ones_borrow_the_lexicons(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text(
+        "intents:\n  - name: book_flight\n    parameters:\n"
+        "      destination: {type: string, required: true}\n      date: {type: string}\n"
+        "    examples: ['book a flight to {destination} {date}', 'fly me to {destination}']\n"
+    )
+    rows = generate(load_catalogue([path]), 200, seed=2)
+    flights = [r for r in rows if r["intent"] == "book_flight"]
+    destinations = {r["parameters"]["destination"].lower().replace(",", "") for r in flights}
+    assert len(destinations) > 20
+    assert {p.lower().replace(",", "") for p in lexicons.places()} >= destinations
+
+
+def test_bad_arguments_are_errors(catalogue):
+    with pytest.raises(IntentforgeError, match="at least 1"):
+        generate(catalogue, 0, seed=1)
+    with pytest.raises(IntentforgeError, match="none fraction"):
+        generate(catalogue, 10, seed=1, none_fraction=1.0)
+    assert len(generate(catalogue, 1, seed=1)) == 1
+
+
+def test_progress_is_reported_for_every_row(catalogue):
+    seen: list[tuple[int, int]] = []
+    generate(catalogue, 50, seed=1, on_progress=lambda done, total: seen.append((done, total)))
+    assert seen[0] == (1, 50) and seen[-1] == (50, 50) and len(seen) == 50
