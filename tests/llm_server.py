@@ -22,8 +22,8 @@ from typing import Any
 from intentforge.catalogue import OUT_OF_SCOPE, Catalogue
 
 _INTENT = re.compile(r'Write (\d+) requests for the intent "(\w+)"')
-_SLOTS = re.compile(r"^\d+\. slots: (.*?) \| style:", re.MULTILINE)
-_TOPICS = re.compile(r"^\d+\. topic: (.*?) \| style:", re.MULTILINE)
+_SLOTS = re.compile(r"^\d+\. slots: (.*?) \|", re.MULTILINE)
+_TOPICS = re.compile(r"^\d+\. topic: (.*?) \|", re.MULTILINE)
 
 # What the server can be scripted to do, one action per request, in order; "ok" once exhausted.
 ACTIONS = (

@@ -334,13 +334,15 @@ def test_prompts_are_derived_from_the_catalogue_including_user_intents(tmp_path:
     intents = tmp_path / "intents.yaml"
     intents.write_text(USER_INTENTS, encoding="utf-8")
     catalogue = load_catalogue([intents])
-    timer = build_messages(catalogue, Job("set_timer", (RowSpec(("label",), "terse"),)))
+    timer = build_messages(
+        catalogue, Job("set_timer", (RowSpec(("label",), "terse", None, "a chef"),))
+    )
     text = str(timer[-1]["content"])
     assert 'intent "set_timer": Start a kitchen timer.' in text
     assert "- duration (text, required): How long, as spoken: 'ten minutes'." in text
     assert "- label (text, optional): What the timer is for. For example: pasta, eggs." in text
     assert '"set a timer for {duration}"' in text
-    assert "1. slots: label | style: terse" in text
+    assert "1. slots: label | speaker: a chef | style: terse" in text
     task = str(build_messages(catalogue, Job("add_task", (RowSpec((), "x"),)))[-1]["content"])
     assert "- priority (integer 1 to 4, optional)" in task
     none = build_messages(catalogue, Job(OUT_OF_SCOPE, (RowSpec((), "x", "timers"),)))

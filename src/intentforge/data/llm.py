@@ -79,6 +79,17 @@ OUT_OF_SCOPE_TOPICS = (
     "vague or unfinished requests (a few words that ask for nothing)",
 )
 
+# Who is speaking: a lever for varied vocabulary and values that works for any intent.
+SPEAKERS = (
+    "a student", "a nurse on night shifts", "a parent of two toddlers", "a retired teacher",
+    "a small business owner", "a software developer", "a builder on a job site", "a chef",
+    "a teenager", "a sales rep who travels a lot", "someone driving", "someone cooking",
+    "a university researcher", "a farmer", "a shop assistant", "an office manager",
+    "someone who is not a native English speaker", "an elderly person", "a musician",
+    "a personal trainer", "a lawyer", "a delivery driver", "a new homeowner", "a pet owner",
+    "someone planning a wedding", "someone moving house", "a doctor", "a gardener",
+)  # fmt: skip
+
 _SYSTEM_PROMPT = (
     "You write training data for the intent parser of a voice assistant: what people say, as a "
     "speech-to-text engine transcribes it, and the JSON intent it means. You reply with one JSON "
@@ -119,11 +130,13 @@ class GenerationReport:
 
 @dataclass(frozen=True)
 class RowSpec:
-    """One requested row: the optional slots it must carry, its style, and (for `none`) a topic."""
+    """One requested row: the optional slots it must carry, how it should sound, who says it,
+    and (for `none`) what it is about."""
 
     slots: tuple[str, ...]
     style: str
     topic: str | None = None
+    speaker: str | None = None
 
 
 @dataclass(frozen=True)
@@ -230,7 +243,9 @@ class _Plan:
             )
             self.pending_combo[name, combo] += 1
             topic = self._rng.choice(OUT_OF_SCOPE_TOPICS) if name == OUT_OF_SCOPE else None
-            specs.append(RowSpec(combo, self._rng.choice(STYLES), topic))
+            specs.append(
+                RowSpec(combo, self._rng.choice(STYLES), topic, self._rng.choice(SPEAKERS))
+            )
         self.pending[name] += len(specs)
         self.in_flight += 1
         return Job(name, tuple(specs))
@@ -300,25 +315,35 @@ def build_messages(catalogue: Catalogue, job: Job) -> list[ChatCompletionMessage
     lines += [
         "",
         "Rules:",
-        "- Each text is one request said out loud, as speech-to-text writes it down: no emoji, "
-        "no markdown, no quotes around it, no line breaks.",
-        '- Every text slot value is copied exactly from the text, as it was said ("tomorrow at '
-        '5pm", "next monday", "mum"): a verbatim span of the text, never reworded, never '
-        "resolved to a date, address or number.",
-        "- Give each request exactly the slots listed for it, besides the required ones; leave "
-        'the others out (no null, no "").',
+        "- Each text is one request said out loud to the assistant, as speech-to-text writes it "
+        "down: no emoji, no markdown, no quotes around it, no line breaks.",
         "- Vary wording, sentence structure, length and vocabulary; do not copy the example "
         f"phrasings word for word; all {n} texts must differ.",
-        "- Use realistic, varied values: many different chores, people, places and times.",
+    ]
+    if job.intent != OUT_OF_SCOPE:
+        lines += [
+            '- Every text slot value is copied exactly from the text, as it was said ("tomorrow '
+            'at 5pm", "next monday", "mum"): a verbatim span of the text, never reworded, never '
+            "resolved to a date, address or number.",
+            "- Give each request exactly the slots listed for it, besides the required ones; "
+            'leave the others out (no null, no "").',
+            "- Use realistic, varied values: many different things, people, places and times.",
+        ]
+    lines += [
         "",
-        f"The {n} requests, one per line (slots beside the required ones | style):",
+        f"The {n} requests, one per line ("
+        + ("topic" if job.intent == OUT_OF_SCOPE else "slots beside the required ones")
+        + " | who says it | how it should read):",
     ]
     for number, spec in enumerate(job.specs, start=1):
         if job.intent == OUT_OF_SCOPE:
-            lines.append(f"{number}. topic: {spec.topic} | style: {spec.style}")
+            parts = [f"topic: {spec.topic}"]
         else:
-            slots = ", ".join(spec.slots) or "-"
-            lines.append(f"{number}. slots: {slots} | style: {spec.style}")
+            parts = ["slots: " + (", ".join(spec.slots) or "-")]
+        if spec.speaker:
+            parts.append(f"speaker: {spec.speaker}")
+        parts.append(f"style: {spec.style}")
+        lines.append(f"{number}. " + " | ".join(parts))
     lines += [
         "",
         'Answer with JSON only, in this shape: {"rows": ['
