@@ -444,3 +444,10 @@ def test_the_installed_package_carries_every_module_the_containers_run(tmp_path:
         "intentforge/server/app.py",
     ):
         assert module in names, f"{module} is not in the wheel the image installs"
+
+
+def test_install_script_passes_shellcheck() -> None:
+    result = subprocess.run(
+        [str(BIN / "shellcheck"), str(INSTALL)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout
