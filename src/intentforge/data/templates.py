@@ -269,7 +269,7 @@ def _out_of_scope_templates(catalogue: Catalogue) -> tuple[list[str], dict[str, 
         "item": lexicons.tasks("items"),
         "place": lexicons.places(),
         "contact": tuple(c for c in lexicons.contacts() if "@" not in c),
-        "date": lexicons.dates("due"),
+        "date": lexicons.dates("noun"),  # after "for", "on", "to": no preposition of its own
         "body": lexicons.email_parts("bodies"),
         "subject": lexicons.email_parts("subjects"),
         "project": lexicons.projects(),
