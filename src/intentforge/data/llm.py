@@ -100,7 +100,8 @@ _SYSTEM_PROMPT = (
 @dataclass
 class GenerationReport:
     """What a generation run did. `cost_usd` is None unless the endpoint reports cost (OpenRouter
-    does, in credits = US dollars). `requests` counts every HTTP request, retries included."""
+    does, in credits = US dollars). `requests` counts every HTTP request, retries included;
+    `rows_per_intent` counts the whole ledger, resumed rows included."""
 
     rows_written: int = 0
     rows_resumed: int = 0
