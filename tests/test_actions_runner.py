@@ -217,5 +217,7 @@ def test_unwritable_state_dir_is_a_clear_error(tmp_path, todoist_server):
     blocker = tmp_path / "file"
     blocker.write_text("")
     settings = settings_for(tmp_path, todoist_server, state_dir=str(blocker / "state"))
-    with pytest.raises(IntentforgeError, match="state_dir"):
-        ActionRunner(settings, Secrets())
+    runner = ActionRunner(settings, Secrets())  # opening is lazy: a server still starts
+    with pytest.raises(IntentforgeError, match="state_dir") as caught:
+        runner.act(BUY_MILK, idempotency_key="k")
+    assert caught.value.status_code == 503

@@ -79,7 +79,7 @@ class ActionRunner:
         self.catalogue = catalogue or load_catalogue(
             settings.catalogue.files, settings.catalogue.modules, builtin=settings.catalogue.builtin
         )
-        self.store = ActionStore(self.config.state_dir)
+        self._store: ActionStore | None = None
         self._http = httpx.Client(
             timeout=httpx.Timeout(self.config.timeout_s),
             transport=transport,
@@ -87,6 +87,13 @@ class ActionRunner:
             follow_redirects=False,
         )
         self._sleep = sleep
+
+    @property
+    def store(self) -> ActionStore:
+        """Opened on first use, so a server starts even before its state folder is writable."""
+        if self._store is None:
+            self._store = ActionStore(self.config.state_dir)
+        return self._store
 
     def close(self) -> None:
         self._http.close()

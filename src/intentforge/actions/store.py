@@ -79,7 +79,8 @@ class ActionStore:
         except (OSError, sqlite3.Error) as exc:
             raise IntentforgeError(
                 f"cannot open the action state file {self.path}: {exc}; "
-                "set actions.state_dir to a writable folder"
+                "set actions.state_dir to a writable folder",
+                status_code=503,
             ) from None
 
     @contextmanager
