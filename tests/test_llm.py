@@ -381,6 +381,9 @@ def test_check_row_copies_spans_and_rejects_what_cannot_be_trained_on(
         ("none", {"text": "?!", "parameters": {}}),
         ("none", {"text": "la " * 200, "parameters": {}}),
         ("none", ["play jazz"]),
+        ("add_task", {"text": "remind me to {content}", "parameters": {"content": "{content}"}}),
+        ("add_task", {"text": "add ... to my list", "parameters": {"content": "..."}}),
+        ("none", {"text": "**play jazz**", "parameters": {}}),
     ]
     for intent, raw in bad:
         with pytest.raises(InvalidRow):

@@ -390,6 +390,8 @@ def check_row(catalogue: Catalogue, intent_name: str, raw: Any) -> dict[str, Any
     text = " ".join(text.split())
     if len(text) < 2 or len(text) > MAX_TEXT_CHARS or not any(c.isalpha() for c in text):
         raise InvalidRow("text empty, too long or without words")
+    if any(c in _MARKUP for c in text):
+        raise InvalidRow("text has markup or {slot} placeholders")
     if raw.get("intent", intent_name) != intent_name:
         raise InvalidRow("intent differs from the one asked for")
     try:
@@ -403,6 +405,8 @@ def check_row(catalogue: Catalogue, intent_name: str, raw: Any) -> dict[str, Any
             continue
         value = call.parameters[slot]
         if isinstance(value, str):
+            if not any(c.isalnum() for c in value):
+                raise InvalidRow("slot value without words")
             value = _span(text, " ".join(value.split()))
             if value is None:
                 raise InvalidRow("slot value is not a span of the text")
@@ -427,6 +431,8 @@ def observed_style(text: str) -> str:
 
 
 _PUNCTUATION = frozenset(".,?!;:")
+# Speech-to-text never writes these; in a text they are template or markdown leftovers.
+_MARKUP = frozenset("{}[]<>|*#`\\")
 
 
 def _span(text: str, value: str) -> str | None:
