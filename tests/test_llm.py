@@ -93,7 +93,7 @@ def test_generation_survives_every_fault_and_ends_complete_and_valid(
     progress: list[tuple[int, int]] = []
     report = generate(
         catalogue,
-        config_for(server),
+        config_for(server, extra_body={"reasoning": {"max_tokens": 0}}),
         "sk-test",
         rows=250,
         ledger=ledger,
@@ -110,6 +110,8 @@ def test_generation_survives_every_fault_and_ends_complete_and_valid(
     # The openai client's own retries are off: every request it sent is one the report counts.
     assert report.requests == len(server.seen)
     assert all(seen.headers["authorization"] == "Bearer sk-test" for seen in server.seen)
+    assert all(seen.body["reasoning"] == {"max_tokens": 0} for seen in server.seen)
+    assert all(seen.body["response_format"] == {"type": "json_object"} for seen in server.seen)
     answered = sum(1 for s in server.seen if s.action not in ("429", "500", "drop"))
     assert report.cost_usd == pytest.approx(0.0005 * answered)
     assert report.prompt_tokens > 0 and report.completion_tokens > 0

@@ -43,6 +43,10 @@ class LLMConfig(_Section):
     )
     timeout_s: float = Field(60.0, gt=0)
     temperature: float = Field(1.0, ge=0, le=2)
+    extra_body: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Extra request fields the endpoint understands (e.g. OpenRouter's reasoning).",
+    )
 
 
 class DataConfig(_Section):

@@ -565,6 +565,7 @@ class _Generator:
                     messages=messages,
                     temperature=self._config.temperature,
                     response_format={"type": "json_object"},
+                    extra_body=self._config.extra_body or None,
                 )
             except openai.APIStatusError as exc:
                 if not _retryable(exc.status_code):
