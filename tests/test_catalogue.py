@@ -166,6 +166,8 @@ def test_user_intent_from_yaml_gets_schema_grammar_and_validation(user_catalogue
         ("intents: {name: x}", "top-level 'intents:' list"),
         ("intents: [name: x", "not valid YAML"),
         ("intents: [{description: no name}]", "needs at least a name"),
+        ("intents: [{name: x, parameters: {'my slot': {type: string}}}]", "slot name 'my slot'"),
+        ("intents: [{name: x, parameters: {_hidden: {type: string}}}]", "slot name '_hidden'"),
     ],
 )
 def test_bad_yaml_intents_are_one_line_errors_naming_the_file(tmp_path, yaml_text, message):

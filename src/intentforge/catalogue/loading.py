@@ -65,7 +65,14 @@ def _intent_from_mapping(entry: Any, where: str) -> Intent:
     params = entry.get("parameters") or {}
     if not isinstance(params, dict):
         raise IntentforgeError(f"{where}: parameters of {name!r} must be a mapping of slot -> spec")
-    fields = {slot: _slot_field(name, slot, spec, where) for slot, spec in params.items()}
+    for slot in params:
+        if not isinstance(slot, str) or not slot.isidentifier() or slot.startswith("_"):
+            raise IntentforgeError(
+                f"{where}: slot name {slot!r} of {name!r} must be a lower_snake_case identifier"
+            )
+    fields: dict[str, Any] = {
+        slot: _slot_field(name, slot, spec, where) for slot, spec in params.items()
+    }
     model = create_model(f"{name.title().replace('_', '')}Slots", __base__=_UserSlots, **fields)
     values = {
         slot: tuple(str(v) for v in spec["values"])
