@@ -168,6 +168,9 @@ def test_user_intent_from_yaml_gets_schema_grammar_and_validation(user_catalogue
         ("intents: [{description: no name}]", "needs at least a name"),
         ("intents: [{name: x, parameters: {'my slot': {type: string}}}]", "slot name 'my slot'"),
         ("intents: [{name: x, parameters: {_hidden: {type: string}}}]", "slot name '_hidden'"),
+        ("intents: [{name: x, examples: 'play {a}'}]", "must be a list of phrasings"),
+        ("intents: [{name: x, parameters: {a: {values: red}}}]", "values of slot x.a must be"),
+        ("intents: [{name: x, parameters: {a: {enum: []}}}]", "enum of slot x.a must be"),
     ],
 )
 def test_bad_yaml_intents_are_one_line_errors_naming_the_file(tmp_path, yaml_text, message):

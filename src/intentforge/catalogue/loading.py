@@ -37,6 +37,11 @@ def _slot_field(intent: str, slot: str, spec: Any, where: str) -> tuple[Any, Any
         raise IntentforgeError(
             f"{where}: slot {intent}.{slot} has type {kind!r}; use one of {', '.join(_TYPES)}"
         )
+    for key in ("enum", "values"):
+        if key in spec and (not isinstance(spec[key], list) or not spec[key]):
+            raise IntentforgeError(
+                f"{where}: {key} of slot {intent}.{slot} must be a non-empty list, like [a, b]"
+            )
     annotation: Any = _TYPES[kind]
     if "enum" in spec:
         annotation = Literal[tuple(spec["enum"])]
@@ -65,6 +70,9 @@ def _intent_from_mapping(entry: Any, where: str) -> Intent:
     params = entry.get("parameters") or {}
     if not isinstance(params, dict):
         raise IntentforgeError(f"{where}: parameters of {name!r} must be a mapping of slot -> spec")
+    examples = entry.get("examples") or []
+    if not isinstance(examples, list):
+        raise IntentforgeError(f"{where}: examples of {name!r} must be a list of phrasings")
     for slot in params:
         if not isinstance(slot, str) or not slot.isidentifier() or slot.startswith("_"):
             raise IntentforgeError(
@@ -83,7 +91,7 @@ def _intent_from_mapping(entry: Any, where: str) -> Intent:
         name=name,
         description=str(entry.get("description", "")),
         parameters=model,
-        examples=tuple(str(e) for e in entry.get("examples") or ()),
+        examples=tuple(str(e) for e in examples),
         action=entry.get("action"),
         slot_values=values,
     )
