@@ -34,12 +34,15 @@ STYLES: tuple[tuple[str, float], ...] = (("whisper", 0.45), ("lower", 0.35), ("t
 
 _FILLERS = (
     "um", "uh", "hey", "okay so", "so", "hmm", "oh and", "right", "alright", "er", "okay",
-    "hey there", "yeah", "um so", "oh", "quick one",
+    "hey there", "yeah", "um so", "oh", "quick one", "before I forget", "while I think of it",
+    "one more thing", "hey assistant", "okay assistant", "sorry", "actually", "uh hey",
+    "I'm heading out", "right so",
 )  # fmt: skip
 _WRAPPERS = (
     "can you {}", "could you {}", "please {}", "{} please", "would you {}", "can you please {}",
     "I want you to {}", "I'd like you to {}", "will you {}", "go ahead and {}", "I need you to {}",
-    "{} for me", "could you please {}", "{} thanks", "do me a favour and {}",
+    "{} for me", "could you please {}", "{} thanks", "do me a favour and {}", "{} thank you",
+    "{} if you can", "{} when you get a chance", "just {}", "can you just {}", "{} cheers",
 )  # fmt: skip
 _QUESTION_WORDS = frozenset(
     [

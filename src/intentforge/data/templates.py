@@ -84,7 +84,10 @@ def _builtin_values(slot: str, variant: str | None) -> _Values | None:
     if slot in {"due", "when", "time", "deadline"}:
         return _Values(lexicons.dates("noun" if variant == "noun" else "due"), "span")
     if slot in {"date", "day"}:
-        return _Values(lexicons.dates("weather"), "span")
+        days = lexicons.dates("weather")
+        if variant == "noun":  # after "for": only days said without a preposition of their own
+            days = tuple(d for d in days if "|" not in d)
+        return _Values(days, "span")
     if slot in {"location", "city", "place", "destination"}:
         return _Values(lexicons.places(), "span")
     if slot in {"to", "recipient", "contact", "person"}:
