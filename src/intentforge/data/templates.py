@@ -86,7 +86,7 @@ def _builtin_values(slot: str, variant: str | None) -> _Values | None:
     if slot in {"date", "day"}:
         days = lexicons.dates("weather")
         if variant == "noun":  # after "for": only days said without a preposition of their own
-            days = tuple(d for d in days if "|" not in d)
+            days = tuple(d for d in days if "|" not in d and not d.startswith("in "))
         return _Values(days, "span")
     if slot in {"location", "city", "place", "destination"}:
         return _Values(lexicons.places(), "span")
