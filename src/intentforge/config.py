@@ -1,4 +1,4 @@
-"""All settings in one place: defaults < config file (YAML) < INTENTFORGE_* env vars < CLI overrides.
+"""All settings in one place: defaults < config file (YAML) < INTENTFORGE_* env vars < CLI options.
 
 Secrets never come from the config file: they are read from the environment into `Secrets`.
 """
@@ -151,10 +151,16 @@ class ActionsConfig(_Section):
 
 
 class VoiceConfig(_Section):
-    stt_model: str = Field("whisper-base", description="'whisper-base' (offline) or any faster-whisper name/dir.")
-    stt_language: str | None = Field("en", description="Spoken language; None: detect per utterance.")
+    stt_model: str = Field(
+        "whisper-base", description="'whisper-base' (offline) or any faster-whisper name/dir."
+    )
+    stt_language: str | None = Field(
+        "en", description="Spoken language; None: detect per utterance."
+    )
     stt_beam_size: int = Field(1, ge=1, le=10, description="1: greedy, fastest on CPU.")
-    stt_compute_type: str = Field("int8", description="CTranslate2 compute type (int8, float32...).")
+    stt_compute_type: str = Field(
+        "int8", description="CTranslate2 compute type (int8, float32...)."
+    )
     stt_threads: int = Field(2, ge=1)
     model_cache_dir: Path = Field(
         Path("~/.cache/intentforge"), description="Where the offline Whisper model is assembled."
@@ -236,7 +242,9 @@ def _read_config_file(path: Path) -> dict[str, Any]:
     if doc is None:
         return {}
     if not isinstance(doc, dict):
-        raise IntentforgeError(f"config file {path} must be a mapping of sections (data:, train:, ...)")
+        raise IntentforgeError(
+            f"config file {path} must be a mapping of sections (data:, train:, ...)"
+        )
     return doc
 
 
@@ -253,7 +261,7 @@ def _deep_merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
 def load_settings(
     config_file: Path | None = None, overrides: Mapping[str, Any] | None = None
 ) -> Settings:
-    """Resolve settings. `config_file` None: ./intentforge.yaml if present. `overrides`: from the CLI,
+    """Resolve settings. `config_file` None: ./intentforge.yaml if present. `overrides` (the CLI):
     nested like {"train": {"rank": 8}}; None values are ignored."""
     if config_file is None and DEFAULT_CONFIG_FILE.is_file():
         config_file = DEFAULT_CONFIG_FILE
@@ -295,7 +303,7 @@ def _prune_none(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class Secrets(BaseModel):
-    """Credentials, only ever from the environment; never logged, never written to run directories."""
+    """Credentials, only ever from the environment; never logged, never written to run dirs."""
 
     model_config = ConfigDict(frozen=True)
 

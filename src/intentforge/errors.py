@@ -4,7 +4,8 @@
 class IntentforgeError(Exception):
     """An expected failure (bad input, missing file, dead upstream) with a human message.
 
-    The CLI prints the message on one line and exits 2; the API answers it as JSON with `status_code`.
+    The CLI prints the message on one line and exits 2; the API answers it as JSON with
+    `status_code`.
     """
 
     status_code: int = 400
@@ -16,7 +17,7 @@ class IntentforgeError(Exception):
 
 
 class ModelOutputError(IntentforgeError):
-    """The model could not produce a valid intent within its token bound (never a made-up action)."""
+    """The model produced no valid intent within its token bound (never a made-up action)."""
 
     status_code = 422
 

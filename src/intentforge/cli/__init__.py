@@ -1,4 +1,4 @@
-"""The `intentforge` command: one sub-command per pipeline stage, thin shells over library functions.
+"""The `intentforge` command: one sub-command per pipeline stage, thin shells over the library.
 
 Each stage registers its commands from its own module here (cli/data.py, cli/model.py, ...).
 """
@@ -22,7 +22,7 @@ from intentforge.errors import IntentforgeError
 
 app = typer.Typer(
     name="intentforge",
-    help="Build and run a small private model that turns spoken requests into JSON intents and actions.",
+    help="Build and run a small private model that turns spoken requests into intents and actions.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -38,7 +38,9 @@ app.command("serve")(serve_cli.serve)
 app.command("voice")(voice_cli.voice)
 data_cli.app.command("speechify")(voice_cli.speechify)
 
-config_app = typer.Typer(help="Inspect configuration and the intent catalogue.", no_args_is_help=True)
+config_app = typer.Typer(
+    help="Inspect configuration and the intent catalogue.", no_args_is_help=True
+)
 app.add_typer(config_app, name="config")
 
 
@@ -70,16 +72,17 @@ def intents(
         print(catalogue.grammar(), end="")
         return
     for intent in catalogue.intents:
-        slots = ", ".join(
-            s + ("" if s in intent.required_slots else "?") for s in intent.slots
-        )
+        slots = ", ".join(s + ("" if s in intent.required_slots else "?") for s in intent.slots)
         console.print(f"[bold]{intent.name}[/bold]({slots}) — {intent.description}")
 
 
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit code 2, never a traceback."""
     try:
-        app(standalone_mode=False)
+        # standalone_mode=False lets us format errors ourselves; typer.Exit(n) then comes back as n.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except IntentforgeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
