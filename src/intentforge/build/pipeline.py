@@ -46,7 +46,9 @@ def build_paths(settings: Settings) -> BuildPaths:
     data_dir = settings.data.out_dir
     run_dir = settings.train.runs_dir / name
     return BuildPaths(
-        generated=data_dir / "generated.jsonl",
+        # The LLM ledger refuses rows of another generator, so each generator has its own file.
+        generated=data_dir
+        / ("llm.jsonl" if settings.data.generator == "llm" else "generated.jsonl"),
         train=data_dir / "train.jsonl",
         test=data_dir / "test.jsonl",
         run_dir=run_dir,
