@@ -49,10 +49,9 @@ def test_generate_split_stats_end_to_end(tmp_path):
     assert again.returncode == 0, again.stderr
     assert (tmp_path / "again.jsonl").read_text() == generated.read_text()
 
-    result = run(
-        tmp_path, "data", "split", str(generated), "--train-rows", "200", "--test-rows", "50",
-        "--out-dir", "splits",
-    )  # fmt: skip
+    result = run(  # the input defaults to what `data generate` wrote
+        tmp_path, "data", "split", "--train-rows", "200", "--test-rows", "50", "--out-dir", "splits"
+    )
     assert result.returncode == 0, result.stderr
     train = (tmp_path / "splits" / "train.jsonl").read_text().splitlines()
     test = (tmp_path / "splits" / "test.jsonl").read_text().splitlines()

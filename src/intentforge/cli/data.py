@@ -137,9 +137,10 @@ def _print_llm_report(report: Any) -> None:
 
 @app.command()
 def split(
-    inputs: list[Path] = typer.Argument(
-        ...,
-        help="JSONL datasets to merge, deduplicate and split (e.g. build/data/generated.jsonl).",
+    inputs: list[Path] | None = typer.Argument(
+        None,
+        help="JSONL datasets to merge, deduplicate and split "
+        "(default: <data.out_dir>/generated.jsonl).",
     ),
     train_rows: int | None = typer.Option(
         None, "--train-rows", help="Rows in the train split (default: data.train_rows, 1000)."
@@ -174,7 +175,8 @@ def split(
     directory = out_dir if out_dir is not None else data.out_dir
     train_path, test_path = directory / "train.jsonl", directory / "test.jsonl"
     check_writable(train_path)
-    rows = [row for path in inputs for row in read_dataset(path, catalogue)]
+    sources = inputs or [data.out_dir / "generated.jsonl"]
+    rows = [row for path in sources for row in read_dataset(path, catalogue)]
     result = split_rows(rows, data.train_rows, data.test_rows, data.seed, near_threshold)
     write_jsonl(train_path, result.train)
     write_jsonl(test_path, result.test)
