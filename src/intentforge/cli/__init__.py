@@ -13,6 +13,7 @@ from intentforge.cli import act as act_cli
 from intentforge.cli import build as build_cli
 from intentforge.cli import data as data_cli
 from intentforge.cli import eval as eval_cli
+from intentforge.cli import model as model_cli
 from intentforge.cli import parse as parse_cli
 from intentforge.cli import publish as publish_cli
 from intentforge.cli import serve as serve_cli
@@ -28,6 +29,9 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(data_cli.app, name="data")
+app.command("train")(model_cli.train)
+app.command("merge")(model_cli.merge)
+app.command("export")(model_cli.export)
 app.command("build")(build_cli.build)
 app.command("run")(build_cli.run)
 app.command("eval")(eval_cli.evaluate)
