@@ -59,6 +59,15 @@ def test_generate_split_stats_end_to_end(tmp_path):
     assert not {json.loads(x)["text"] for x in train} & {json.loads(x)["text"] for x in test}
     assert "split by intent" in result.stdout
 
+    held_out = tmp_path / "dev"
+    held_out.mkdir()
+    (held_out / "a.jsonl").write_text(json.dumps({"text": json.loads(test[0])["text"]}) + "\n")
+    result = run(tmp_path, "data", "split", "-x", "dev", "-o", "again", "--test-rows", "50")
+    assert result.returncode == 0, result.stderr
+    assert "1 excluded" in result.stderr
+    again_texts = (tmp_path / "again" / "test.jsonl").read_text()
+    assert json.loads(test[0])["text"] not in again_texts
+
     result = run(tmp_path, "data", "stats", "splits/test.jsonl", "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["rows"] == 50

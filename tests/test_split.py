@@ -77,6 +77,14 @@ def test_too_few_rows_shrink_both_splits_in_proportion(generated):
     assert len(result.test) == unique * 200 // 1200
 
 
+def test_excluded_texts_are_in_neither_split(generated):
+    held_out = [generated[0]["text"].upper(), generated[1]["text"] + "!", "not in the data"]
+    result = split(generated, 300, 60, seed=1, exclude=held_out)
+    assert result.excluded == 2
+    keys = {dedup_key(r["text"]) for r in result.train + result.test}
+    assert not keys & {dedup_key(t) for t in held_out}
+
+
 def test_split_errors(generated):
     with pytest.raises(IntentforgeError, match="at least 1 row"):
         split(generated, 0, 10, seed=1)

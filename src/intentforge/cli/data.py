@@ -160,10 +160,17 @@ def split(
         help="Similarity (0-100, rapidfuzz ratio on normalised text) at which two rows of the same "
         "intent count as near-duplicates; 100 keeps near-duplicates.",
     ),
+    exclude: list[Path] | None = typer.Option(
+        None,
+        "--exclude",
+        "-x",
+        help="JSONL file, or directory of them, whose texts must not be in either split (e.g. "
+        "data/dev, the hand-written dev set); repeatable.",
+    ),
     config: ConfigOption = None,
 ) -> None:
     """Remove exact and near duplicates, then split train/test stratified by intent."""
-    from intentforge.data.jsonl import check_writable, read_dataset, write_jsonl
+    from intentforge.data.jsonl import check_writable, read_dataset, read_jsonl, write_jsonl
     from intentforge.data.split import split as split_rows
     from intentforge.data.stats import dataset_stats
 
@@ -177,13 +184,21 @@ def split(
     check_writable(train_path)
     sources = inputs or [data.out_dir / "generated.jsonl"]
     rows = [row for path in sources for row in read_dataset(path, catalogue)]
-    result = split_rows(rows, data.train_rows, data.test_rows, data.seed, near_threshold)
+    excluded = [
+        str(row.get("text", ""))
+        for path in exclude or []
+        for file in (sorted(path.glob("*.jsonl")) if path.is_dir() else [path])
+        for row in read_jsonl(file)
+    ]
+    result = split_rows(
+        rows, data.train_rows, data.test_rows, data.seed, near_threshold, exclude=excluded
+    )
     write_jsonl(train_path, result.train)
     write_jsonl(test_path, result.test)
 
     console.print(
-        f"{len(rows)} rows read; {result.exact_duplicates} exact and {result.near_duplicates} "
-        f"near duplicates removed; {result.unused} unique rows left over"
+        f"{len(rows)} rows read; {result.excluded} excluded, {result.exact_duplicates} exact and "
+        f"{result.near_duplicates} near duplicates removed; {result.unused} unique rows left over"
     )
     if len(result.train) < data.train_rows or len(result.test) < data.test_rows:
         console.print(

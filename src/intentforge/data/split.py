@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +37,7 @@ class SplitResult:
     exact_duplicates: int
     near_duplicates: int
     unused: int  # unique rows beyond train_rows + test_rows
+    excluded: int = 0  # rows whose text is in an excluded (evaluation) set
 
 
 def _near_duplicates(keys: Sequence[str], threshold: float) -> list[bool]:
@@ -108,14 +109,20 @@ def split(
     test_rows: int,
     seed: int,
     near_threshold: float = DEFAULT_NEAR_THRESHOLD,
+    exclude: Iterable[str] = (),
 ) -> SplitResult:
     """Deduplicate, then draw test and train sets stratified by intent.
 
-    With fewer unique rows than train_rows + test_rows, both shrink in proportion.
+    Rows whose text (normalised) is in `exclude`, e.g. a hand-written dev set, are dropped first so
+    that an evaluation never scores text the model was trained on. With fewer unique rows than
+    train_rows + test_rows, both splits shrink in proportion.
     """
     if train_rows < 1 or test_rows < 1:
         raise IntentforgeError("train and test sizes must be at least 1 row each")
-    unique, exact, near = deduplicate(rows, near_threshold)
+    excluded_keys = {dedup_key(text) for text in exclude}
+    kept = [row for row in rows if dedup_key(row["text"]) not in excluded_keys]
+    excluded = len(rows) - len(kept)
+    unique, exact, near = deduplicate(kept, near_threshold)
     if len(unique) < 2:
         raise IntentforgeError(
             f"only {len(unique)} unique row(s) after removing duplicates; generate more data"
@@ -144,4 +151,4 @@ def split(
         train.extend(group[test_alloc[name] : test_alloc[name] + train_alloc[name]])
     rng.shuffle(test)
     rng.shuffle(train)
-    return SplitResult(train, test, exact, near, len(unique) - len(train) - len(test))
+    return SplitResult(train, test, exact, near, len(unique) - len(train) - len(test), excluded)
