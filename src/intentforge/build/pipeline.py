@@ -110,14 +110,27 @@ def plan(settings: Settings, catalogue: Catalogue, progress: Progress | None = N
     def train() -> None:
         from intentforge.train.train import train as train_model
 
-        train_model(
-            train_cfg,
-            catalogue=catalogue,
-            train_path=paths.train,
-            test_path=paths.test,
-            name=paths.run_dir.name,
-            progress=progress,
-        )
+        from intentforge.errors import IntentforgeError
+
+        def attempt(restart: bool) -> None:
+            train_model(
+                train_cfg,
+                catalogue=catalogue,
+                train_path=paths.train,
+                test_path=paths.test,
+                name=paths.run_dir.name,
+                restart=restart,
+                progress=progress,
+            )
+
+        try:
+            attempt(restart=False)  # a killed run with the same config and data resumes
+        except IntentforgeError:
+            if not (paths.run_dir / "config.json").is_file():
+                raise
+            # The run dir holds a run of another config or dataset (or a finished run whose
+            # stage record was lost): the stage's inputs say it must be trained afresh.
+            attempt(restart=True)
 
     def merge() -> None:
         from intentforge.train.merge import merge as merge_adapter
