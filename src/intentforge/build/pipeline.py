@@ -13,6 +13,7 @@ from rich.progress import Progress
 from intentforge.build.stages import Stage, StageOutcome, run_stages
 from intentforge.catalogue import Catalogue
 from intentforge.config import Settings, load_secrets
+from intentforge.errors import IntentforgeError
 
 _DATA_PACKAGE = Path(__file__).resolve().parent.parent / "data"
 
@@ -109,8 +110,6 @@ def plan(settings: Settings, catalogue: Catalogue, progress: Progress | None = N
 
     def train() -> None:
         from intentforge.train.train import train as train_model
-
-        from intentforge.errors import IntentforgeError
 
         def attempt(restart: bool) -> None:
             train_model(
