@@ -83,11 +83,16 @@ def test_find_span_matches_words_in_order_ignoring_case_and_punctuation(
     assert find_span(value, transcript) == found
 
 
-def test_relabel_respells_text_slots_and_keeps_numbers() -> None:
+def test_relabel_respells_text_slots_as_heard_and_keeps_numbers() -> None:
     assert relabel({"content": "buy milk", "priority": 2}, "Buy milk, it's urgent.") == (
         {"content": "Buy milk", "priority": 2},
         [],
     )
+    assert relabel({"due": "in two hours"}, "Defrost the chicken in 2 hours.") == (
+        {"due": "in 2 hours"},
+        [],
+    )
+    assert relabel({"due": "five thirty"}, "pick it up at 5.30") == ({"due": "5.30"}, [])
     assert relabel({"to": "bob@example.com", "body": "hi"}, "email bob at example dot com hi") == (
         None,
         ["to"],

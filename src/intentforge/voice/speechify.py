@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from intentforge.catalogue import Catalogue
+from intentforge.data.speech import digits_to_words, words_to_digits
 from intentforge.errors import IntentforgeError
 from intentforge.voice.audio import decode_audio
 from intentforge.voice.stt import Transcriber
@@ -67,7 +68,9 @@ def relabel(
     missing: list[str] = []
     for slot, value in parameters.items():
         if isinstance(value, str):
-            span = find_span(value, transcript)
+            # Recognisers write numbers their own way ("in two hours" -> "in 2 hours").
+            variants = dict.fromkeys([value, words_to_digits(value), digits_to_words(value)])
+            span = next(filter(None, (find_span(v, transcript) for v in variants)), None)
             if span is None:
                 missing.append(slot)
                 continue
