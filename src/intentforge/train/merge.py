@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 from intentforge.errors import IntentforgeError
-from intentforge.train.models import load_model, load_tokenizer, resolve_base
+from intentforge.train.models import ResolvedBase, load_model, load_tokenizer, resolve_base
 from intentforge.train.train import read_run_config
 
 
@@ -22,15 +22,19 @@ def merge(run_dir: Path, *, out_dir: Path | None = None, cache_dir: Path) -> Pat
 
     record = read_run_config(run_dir)
     adapter_dir = run_dir / "adapter"
-    if not (adapter_dir / "adapter_config.json").is_file():
-        raise IntentforgeError(
-            f"no adapter in {adapter_dir}: finish training first (`intentforge train` resumes)"
-        )
+    full_dir = run_dir / "model"  # written instead of an adapter by full fine-tuning (lora: false)
     out_dir = out_dir or run_dir / "merged"
     base = resolve_base(record["base"]["name"], cache_dir=cache_dir)
     tokenizer = load_tokenizer(base)
-    model = load_model(base, device="cpu")
-    merged = PeftModel.from_pretrained(model, adapter_dir).merge_and_unload()
+    if (adapter_dir / "adapter_config.json").is_file():
+        model = load_model(base, device="cpu")
+        merged = PeftModel.from_pretrained(model, adapter_dir).merge_and_unload()
+    elif (full_dir / "config.json").is_file():
+        merged = load_model(ResolvedBase(name=str(full_dir), source=str(full_dir)), device="cpu")
+    else:
+        raise IntentforgeError(
+            f"no adapter in {adapter_dir}: finish training first (`intentforge train` resumes)"
+        )
 
     end_of_turn = record["end_of_turn"]
     eot_id = tokenizer.convert_tokens_to_ids(end_of_turn)

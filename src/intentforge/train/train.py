@@ -129,7 +129,7 @@ def train(
 
     device = pick_device(config.device)
     torch.manual_seed(config.seed)
-    model = _lora_model(config, base, device)
+    model = prepare_model(config, base, device)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate, weight_decay=0.0)
     batches_per_epoch = math.ceil(len(train_split.examples) / config.batch_size)
@@ -225,7 +225,8 @@ def train(
                 elapsed_s=elapsed_before + time.monotonic() - started,
             )
 
-    adapter_dir = run_dir / "adapter"
+    # LoRA: the adapter alone (merge adds it to the base); full fine-tuning: the whole model.
+    adapter_dir = run_dir / ("adapter" if config.lora else "model")
     model.save_pretrained(adapter_dir)
     tokenizer.save_pretrained(adapter_dir)
     result = TrainResult(
@@ -356,25 +357,43 @@ def _learning_part(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _prepare_run_dir(run_dir: Path, record: dict[str, Any], restart: bool) -> None:
+    """Resume a run only if it learns the same thing; a changed config or dataset starts over
+    (its checkpoints could not be continued meaningfully)."""
     config_path = run_dir / "config.json"
-    if run_dir.exists() and restart:
-        shutil.rmtree(run_dir)
-    if config_path.is_file():
-        previous = read_run_config(run_dir)
-        if _learning_part(previous) != _learning_part(record):
-            raise IntentforgeError(
-                f"run {run_dir} was trained with another config or dataset: pass --restart to "
-                "start it over, or --name to train a new run"
-            )
-        if (run_dir / "summary.json").is_file():
+    if config_path.is_file() and not restart:
+        try:
+            changed = _learning_part(read_run_config(run_dir)) != _learning_part(record)
+        except (IntentforgeError, KeyError):
+            changed = True
+        done = (run_dir / "summary.json").is_file() and any(
+            (run_dir / d / "config.json").is_file()
+            or (run_dir / d / "adapter_config.json").is_file()
+            for d in ("adapter", "model")
+        )
+        if done and not changed:
             raise IntentforgeError(
                 f"run {run_dir} is already complete: merge it with `intentforge merge`, or pass "
                 "--restart to train it again"
             )
+        restart = changed or (run_dir / "summary.json").is_file()
+    if run_dir.exists() and restart:
+        shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     tmp = run_dir / ".config.json.tmp"
     tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     tmp.replace(config_path)
+
+
+def prepare_model(config: TrainConfig, base: ResolvedBase, device: str) -> PreTrainedModel:
+    """The model to train: the base wrapped with LoRA adapters, or the whole base (lora: false)."""
+    return _lora_model(config, base, device) if config.lora else _full_model(base, device)
+
+
+def _full_model(base: ResolvedBase, device: str) -> PreTrainedModel:
+    """Every weight trainable: for tiny bases (and big GPUs), where LoRA's low rank is the limit."""
+    model = load_model(base, device=device)
+    model.requires_grad_(True)
+    return model
 
 
 def _lora_model(config: TrainConfig, base: ResolvedBase, device: str) -> PreTrainedModel:
@@ -451,7 +470,6 @@ def _save_checkpoint(
 ) -> None:
     """Write the checkpoint beside the old one, then swap: a kill mid-write loses nothing."""
     import torch
-    from peft import get_peft_model_state_dict
     from safetensors.torch import save_file
 
     target = run_dir / "checkpoint"
@@ -460,9 +478,9 @@ def _save_checkpoint(
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     weights = {
-        k: v.detach().cpu().contiguous() for k, v in get_peft_model_state_dict(model).items()
+        k: v.detach().cpu().contiguous() for k, v in model.named_parameters() if v.requires_grad
     }
-    save_file(weights, tmp / "adapter.safetensors")
+    save_file(weights, tmp / "weights.safetensors")
     torch.save(
         {
             **position,
@@ -483,14 +501,17 @@ def _load_checkpoint(
     run_dir: Path, model: PreTrainedModel, optimizer: torch.optim.Optimizer, scheduler: Any
 ) -> dict[str, Any]:
     import torch
-    from peft import set_peft_model_state_dict
     from safetensors.torch import load_file
 
     fresh = {"step": 0, "epoch": 0, "next_batch": 0, "eval_losses": [], "elapsed_s": 0.0}
     for candidate in (run_dir / "checkpoint", run_dir / "checkpoint.old"):
-        if (candidate / "state.pt").is_file() and (candidate / "adapter.safetensors").is_file():
+        if (candidate / "state.pt").is_file() and (candidate / "weights.safetensors").is_file():
             state: dict[str, Any] = torch.load(candidate / "state.pt", weights_only=True)
-            set_peft_model_state_dict(model, load_file(candidate / "adapter.safetensors"))
+            _, unexpected = model.load_state_dict(
+                load_file(candidate / "weights.safetensors"), strict=False
+            )
+            if unexpected:
+                raise IntentforgeError(f"{candidate} does not match the model: pass --restart")
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
             torch.set_rng_state(state["rng"])

@@ -1,0 +1,111 @@
+"""Tokenised training data: the end-of-turn token is always learned, padding never hides it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from intentforge.catalogue import load_catalogue
+from intentforge.errors import IntentforgeError
+from intentforge.prompt import render_prompt
+from intentforge.train.dataset import (
+    IGNORE_INDEX,
+    collate,
+    encode_rows,
+    length_batches,
+    prompt_ids,
+    read_rows,
+)
+from tiny_model import TRAIN_ROWS, write_rows
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tiny_base: Path):  # SmolLM2's tokenizer: pad == eos == <|im_end|>
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tiny_base)
+
+
+def _encode(tokenizer, rows, max_length=96):
+    catalogue = load_catalogue([], [], builtin=True)
+    return encode_rows(
+        rows, tokenizer=tokenizer, catalogue=catalogue, end_of_turn="<|im_end|>",
+        max_length=max_length,
+    )  # fmt: skip
+
+
+def test_smollm2_pads_with_its_end_of_turn_token(tokenizer) -> None:
+    # The hazard this module guards against is real for the default base.
+    assert (
+        tokenizer.pad_token_id
+        == tokenizer.eos_token_id
+        == tokenizer.convert_tokens_to_ids("<|im_end|>")
+    )
+
+
+def test_labels_cover_the_completion_and_keep_end_of_turn_despite_pad_equal_eos(tokenizer) -> None:
+    eot = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    examples = _encode(tokenizer, TRAIN_ROWS[:6]).examples
+    batch = collate(examples, pad_id=tokenizer.pad_token_id)
+    width = batch["input_ids"].shape[1]
+    assert len({len(e) for e in examples}) > 1, "rows of different lengths are needed for padding"
+    for row, example in enumerate(examples):
+        n, p = len(example), example.prompt_len
+        labels = batch["labels"][row].tolist()
+        assert labels[:p] == [IGNORE_INDEX] * p  # no loss on the prompt
+        assert labels[p:n] == list(example.input_ids[p:])  # loss on every completion token
+        assert labels[n - 1] == eot  # ... including the end-of-turn token
+        assert labels[n:] == [IGNORE_INDEX] * (width - n)  # none on padding
+        assert batch["attention_mask"][row].tolist() == [1] * n + [0] * (width - n)
+    # The padding value equals EOS here, so masks must come from lengths: the EOS inside each
+    # sequence is attended to and labelled, the identical pad ids after it are not.
+    assert (batch["input_ids"] == eot).sum() > len(examples)
+
+
+def test_completion_is_the_canonical_json_then_end_of_turn(tokenizer) -> None:
+    example = _encode(tokenizer, [TRAIN_ROWS[1]]).examples[0]
+    completion = tokenizer.decode(list(example.input_ids[example.prompt_len :]))
+    assert (
+        completion
+        == '{"intent":"add_task","parameters":{"content":"call mum","due":"tomorrow"}}<|im_end|>'
+    )
+
+
+def test_prompt_ids_are_the_serving_prompt_alone(tokenizer) -> None:
+    example = _encode(tokenizer, [TRAIN_ROWS[0]]).examples[0]
+    ids = prompt_ids(tokenizer, TRAIN_ROWS[0]["text"])
+    assert list(example.input_ids[: example.prompt_len]) == ids
+    assert tokenizer.decode(ids) == render_prompt(TRAIN_ROWS[0]["text"])
+
+
+def test_rows_longer_than_max_length_are_dropped_not_truncated(tokenizer) -> None:
+    split = _encode(tokenizer, TRAIN_ROWS, max_length=32)
+    assert split.dropped_too_long > 0
+    assert split.examples and all(len(e) <= 32 for e in split.examples)
+    eot = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    assert all(e.input_ids[-1] == eot for e in split.examples)
+
+
+def test_length_batches_cover_every_row_once_and_group_similar_lengths(tokenizer) -> None:
+    examples = _encode(tokenizer, TRAIN_ROWS * 8).examples
+    batches = length_batches(examples, batch_size=8, seed=1, epoch=0)
+    flat = sorted(i for batch in batches for i in batch)
+    assert flat == list(range(len(examples)))
+    spread = max(
+        max(len(examples[i]) for i in b) - min(len(examples[i]) for i in b) for b in batches
+    )
+    assert spread < max(len(e) for e in examples) - min(len(e) for e in examples)
+    assert batches != length_batches(
+        examples, batch_size=8, seed=1, epoch=1
+    )  # reshuffled per epoch
+    assert batches == length_batches(examples, batch_size=8, seed=1, epoch=0)  # deterministic
+
+
+def test_read_rows_names_the_bad_line(tmp_path: Path) -> None:
+    path = write_rows(tmp_path / "rows.jsonl", TRAIN_ROWS[:2])
+    path.write_text(path.read_text() + "{not json\n")
+    with pytest.raises(IntentforgeError, match=r"rows.jsonl:3"):
+        read_rows(path)
+    with pytest.raises(IntentforgeError, match="intentforge data generate"):
+        read_rows(tmp_path / "absent.jsonl")
