@@ -1,0 +1,89 @@
+"""`intentforge build` end to end on the tiny base: every stage runs once, then only what changed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from intentforge.build.pipeline import build, build_paths, is_built
+from intentforge.catalogue import load_catalogue
+from intentforge.config import Settings, load_settings
+
+pytestmark = pytest.mark.slow
+
+STAGES = ["data", "split", "train", "merge", "export", "eval"]
+
+
+def _settings(root: Path, tiny_base: Path, converter: Path, **train: Any) -> Settings:
+    from tiny_model import TEST_ROWS, write_rows
+
+    dev = write_rows(root / "dev.jsonl", TEST_ROWS)
+    return load_settings(
+        None,
+        {
+            "data": {"rows": 80, "train_rows": 48, "test_rows": 12, "out_dir": root / "data"},
+            "train": {
+                "base": str(tiny_base),
+                "rank": 4,
+                "alpha": 8,
+                "epochs": 1,
+                "batch_size": 16,
+                "max_length": 96,
+                "device": "cpu",
+                "runs_dir": root / "runs",
+                **train,
+            },
+            "export": {
+                "quantizations": ["q8_0"],
+                "out_dir": root / "models",
+                "cache_dir": converter,
+            },
+            "runtime": {"max_tokens": 24, "n_threads": 2},
+            "build": {
+                "name": "tiny",
+                "eval_data": [dev],
+                "reports_dir": root / "reports",
+                "state_dir": root / "stages",
+            },
+        },
+    )
+
+
+def test_rebuild_skips_what_is_current_and_redoes_what_a_config_change_touches(
+    tmp_path: Path, tiny_base: Path
+) -> None:
+    from tiny_model import converter_cache
+
+    catalogue = load_catalogue()
+    settings = _settings(tmp_path, tiny_base, converter_cache())
+    assert not is_built(settings, catalogue)
+
+    first = build(settings, catalogue)
+    assert [o.name for o in first] == STAGES
+    assert not any(o.skipped for o in first)
+    paths = build_paths(settings)
+    assert paths.primary_model == tmp_path / "models" / "tiny.q8_0.gguf"
+    assert paths.primary_model.stat().st_size > 0
+    report = json.loads((paths.report_dir / "report.json").read_text())
+    assert report["dataset"]["rows"] == 4
+    assert len(report["models"][0]["predictions"]) == 4
+    assert report["models"][0]["path"] == str(paths.primary_model)
+    assert is_built(settings, catalogue)
+
+    again = build(settings, catalogue)
+    assert all(o.skipped for o in again)
+
+    changed = _settings(tmp_path, tiny_base, converter_cache(), learning_rate=1e-3)
+    assert not is_built(changed, catalogue)
+    third = build(changed, catalogue)
+    assert {o.name: o.skipped for o in third} == {
+        "data": True,
+        "split": True,
+        "train": False,
+        "merge": False,
+        "export": False,
+        "eval": False,
+    }
