@@ -1,4 +1,4 @@
-"""`intentforge build` end to end on the tiny base: every stage runs once, then only what changed."""
+"""`intentforge build` on the tiny base: each stage runs once, then only what changed."""
 
 from __future__ import annotations
 
