@@ -76,6 +76,8 @@ def plan(settings: Settings, catalogue: Catalogue, progress: Progress | None = N
         sort_keys=True,
     )
 
+    dev_sets = [p for p in settings.build.eval_data if p.exists()]
+
     def generate() -> None:
         from intentforge.data.jsonl import write_jsonl
 
@@ -102,8 +104,16 @@ def plan(settings: Settings, catalogue: Catalogue, progress: Progress | None = N
         from intentforge.data.jsonl import read_dataset, write_jsonl
         from intentforge.data.split import split as split_rows
 
+        from intentforge.evaluate.runner import load_rows
+
+        # Never train on the evaluation set: its texts are dropped before the split.
+        held_out = [str(r["text"]) for r in load_rows(dev_sets)] if dev_sets else []
         result = split_rows(
-            read_dataset(paths.generated, catalogue), data.train_rows, data.test_rows, data.seed
+            read_dataset(paths.generated, catalogue),
+            data.train_rows,
+            data.test_rows,
+            data.seed,
+            exclude=held_out,
         )
         write_jsonl(paths.train, result.train)
         write_jsonl(paths.test, result.test)
@@ -180,7 +190,7 @@ def plan(settings: Settings, catalogue: Catalogue, progress: Progress | None = N
         Stage(
             "split",
             {"train_rows": data.train_rows, "test_rows": data.test_rows, "seed": data.seed},
-            [paths.generated],
+            [paths.generated, *dev_sets],
             [paths.train, paths.test],
             split,
             "deduplicate and split",
