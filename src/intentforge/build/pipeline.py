@@ -103,7 +103,6 @@ def plan(settings: Settings, catalogue: Catalogue, progress: Progress | None = N
     def split() -> None:
         from intentforge.data.jsonl import read_dataset, write_jsonl
         from intentforge.data.split import split as split_rows
-
         from intentforge.evaluate.runner import load_rows
 
         # Never train on the evaluation set: its texts are dropped before the split.
