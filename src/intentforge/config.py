@@ -158,7 +158,9 @@ class VoiceConfig(_Section):
     stt_language: str | None = Field(
         "en", description="Spoken language; None: detect per utterance."
     )
-    stt_beam_size: int = Field(1, ge=1, le=10, description="1: greedy, fastest on CPU.")
+    stt_beam_size: int = Field(
+        5, ge=1, le=10, description="5: WER 0.16 vs 0.26 greedy (1) on the dev set, ~10 % slower."
+    )
     stt_compute_type: str = Field(
         "int8", description="CTranslate2 compute type (int8, float32...)."
     )

@@ -121,7 +121,7 @@ class WhisperTranscriber:
         *,
         cache_dir: Path = Path("~/.cache/intentforge"),
         language: str | None = "en",
-        beam_size: int = 1,
+        beam_size: int = 5,
         compute_type: str = "int8",
         threads: int = 2,
     ) -> None:
