@@ -98,6 +98,11 @@ def test_bytes_that_are_not_audio_are_refused(data: bytes) -> None:
         decode_audio(data, max_audio_s=30)
 
 
+def test_a_wav_with_a_header_and_no_samples_is_refused() -> None:
+    with pytest.raises(AudioError, match="no samples"):
+        decode_audio(wav_bytes(np.zeros(0, dtype=np.float32), SAMPLE_RATE), max_audio_s=30)
+
+
 def test_audio_longer_than_the_limit_is_refused() -> None:
     with pytest.raises(AudioError, match=r"longer than 2 s"):
         decode_audio(tone(3.0, 16_000), max_audio_s=2)
