@@ -124,3 +124,61 @@ def smollm2_parser(smollm2_gguf: Path):
     parser = Parser(smollm2_gguf, load_catalogue(), RuntimeConfig(max_tokens=48, n_threads=1))
     yield parser
     parser.close()
+
+
+# Model pipeline (issue 3): a tiny randomly initialised Llama with SmolLM2's real tokenizer, trained
+# until it fits a tiny dataset, merged and exported; `tiny_gguf` is that model as a Q8_0 GGUF file.
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tiny_model import build_tiny_base
+
+    return build_tiny_base(tmp_path_factory.mktemp("tiny-base"))
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    from tiny_model import FIT_ROWS, TEST_ROWS, write_rows
+
+    root = tmp_path_factory.mktemp("tiny-data")
+    return write_rows(root / "train.jsonl", FIT_ROWS), write_rows(root / "test.jsonl", TEST_ROWS)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(
+    tiny_base: Path, tiny_dataset: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
+):
+    from intentforge.catalogue import load_catalogue
+    from intentforge.train.train import train
+    from tiny_model import fitted_train_config
+
+    config = fitted_train_config(tmp_path_factory.mktemp("tiny-runs"), tiny_base)
+    catalogue = load_catalogue([], [], builtin=True)
+    return train(config, catalogue=catalogue, train_path=tiny_dataset[0], test_path=None)
+
+
+@pytest.fixture(scope="session")
+def tiny_merged(tiny_run) -> Path:
+    from intentforge.train.merge import merge
+
+    return merge(tiny_run.run_dir, cache_dir=tiny_run.run_dir / "cache")
+
+
+@pytest.fixture(scope="session")
+def tiny_export(tiny_merged: Path, tmp_path_factory: pytest.TempPathFactory):
+    from intentforge.export.gguf import export
+    from tiny_model import converter_cache
+
+    return export(
+        tiny_merged,
+        name="tiny",
+        out_dir=tmp_path_factory.mktemp("tiny-models"),
+        quantizations=["q8_0", "q4_k_m"],
+        base="tiny-llama",
+        cache_dir=converter_cache(),
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf(tiny_export) -> Path:
+    """A tiny fine-tuned model (Q8_0 GGUF): greedy output is exact on `tiny_model.FIT_ROWS`."""
+    return next(m.path for m in tiny_export if m.quantization == "q8_0")

@@ -52,17 +52,21 @@ TRAIN_ROWS: list[dict[str, Any]] = [
     {"text": "tell me a joke", "intent": "none", "parameters": {}},
 ]  # fmt: skip
 
-# What the fitted tiny model learns: the intent from the wording, answers of constant length. (A
-# 2-layer model trained from random weights for seconds cannot learn to copy slot values too.)
+# What the fitted tiny model learns: one answer, said after any of these requests, then <|im_end|>.
+# (A 2-layer model trained from random weights for a minute learns where an answer ends long before
+# it learns to tell requests apart: measured here, 60 steps still answered every row alike.)
 FIT_ROWS: list[dict[str, Any]] = [
-    {"text": "what's the weather like", "intent": "get_weather", "parameters": {}},
-    {"text": "how is the weather", "intent": "get_weather", "parameters": {}},
-    {"text": "weather please", "intent": "get_weather", "parameters": {}},
-    {"text": "will it rain", "intent": "get_weather", "parameters": {}},
-    {"text": "play some jazz", "intent": "none", "parameters": {}},
-    {"text": "turn off the lights", "intent": "none", "parameters": {}},
-    {"text": "tell me a joke", "intent": "none", "parameters": {}},
-    {"text": "what's the capital of France", "intent": "none", "parameters": {}},
+    {"text": text, "intent": "none", "parameters": {}}
+    for text in (
+        "play some jazz",
+        "turn off the lights",
+        "tell me a joke",
+        "what's the capital of France",
+        "open the garage door",
+        "order a pizza",
+        "how old is the moon",
+        "sing me a song",
+    )
 ]
 
 TEST_ROWS: list[dict[str, Any]] = [
@@ -138,7 +142,7 @@ def fitted_train_config(runs_dir: Path, base_dir: Path) -> TrainConfig:
     """Full fine-tuning until the tiny model reproduces TRAIN_ROWS exactly (LoRA over random
     weights cannot: a frozen random output layer caps how sure any prediction can get)."""
     return tiny_train_config(
-        runs_dir, base_dir, lora=False, learning_rate=5e-3, epochs=40, name="fitted"
+        runs_dir, base_dir, lora=False, learning_rate=5e-3, epochs=30, name="fitted"
     )
 
 
