@@ -109,6 +109,7 @@ def timed(
             start = time.perf_counter()
             tokens, valid = run(text)
             row.add((time.perf_counter() - start) * 1000, tokens, valid)
+    print(row.line(), flush=True)
     return row
 
 
@@ -142,6 +143,7 @@ def main() -> None:
         except IntentforgeError:
             return opts.max_tokens, False
 
+    print()
     rows = [timed(Row("runtime"), REQUESTS, opts.repeats, runtime)]
     sampled = [parser.generate(t, grammar=True) for t in REQUESTS]
     forced = sum(g.forced_tokens for g in sampled) / max(1, sum(g.n_tokens for g in sampled))
@@ -176,7 +178,8 @@ def main() -> None:
     plain_parser.close()
 
     llm = llama_cpp.Llama(
-        str(model), n_ctx=config.n_ctx, n_threads=opts.threads, n_batch=config.n_batch,
+        str(model), n_ctx=config.n_ctx, n_threads=opts.threads, n_threads_batch=opts.threads,
+        n_batch=config.n_batch,
         verbose=False,
     )  # fmt: skip
     grammar = llama_cpp.LlamaGrammar.from_string(catalogue.grammar(), verbose=False)
@@ -204,9 +207,6 @@ def main() -> None:
             Row("original workflow"), REQUESTS, opts.repeats, lambda t: stock(t, constrained=False)
         )
     )
-    print()
-    for row in rows:
-        print(row.line())
     overhead = steps[0] / steps[1] - 1
     print()
     print(

@@ -14,6 +14,7 @@ Three measured choices (bench/parse_latency.py):
 from __future__ import annotations
 
 import ctypes
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -95,6 +96,11 @@ class Engine:
 
     def __init__(self, model_path: Path, grammar: str, config: RuntimeConfig) -> None:
         check_model_file(model_path)
+        # llama.cpp's OpenMP threads spin while they wait; when the cores are shared (other
+        # workers, other processes) a spinning thread steals the core its partner needs, and 2
+        # threads became 4x slower than 1 (bench/parse_latency.py). Sleeping waits avoid that.
+        # Set before libgomp loads; a value the user exported wins.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         import llama_cpp
 
         self._lib = llama_cpp
