@@ -29,10 +29,13 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("build/data/train.jsonl"))
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--base", default=None, help="Base model (default: the configured one).")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads.")
     args = parser.parse_args()
 
     settings = load_settings(None, {"train": {"base": args.base, "device": "cpu"}})
     config = settings.train
+    if args.threads:
+        torch.set_num_threads(args.threads)
     catalogue = load_catalogue([], [], builtin=True)
     started = time.monotonic()
     base = resolve_base(config.base, cache_dir=config.cache_dir)

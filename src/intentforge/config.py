@@ -79,6 +79,9 @@ class TrainConfig(_Section):
     max_steps: int | None = Field(None, ge=1, description="Stop early after this many steps.")
     save_every_steps: int = Field(25, ge=1, description="Checkpoint interval (and each epoch).")
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads: int | None = Field(
+        None, ge=1, description="CPU threads (None: all cores; 1 wins on a busy shared machine)."
+    )
     qlora: bool = Field(True, description="On CUDA, load a hub base in 4-bit NF4 (QLoRA).")
     runs_dir: Path = Path("build/runs")
     cache_dir: Path = Field(

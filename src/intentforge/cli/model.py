@@ -45,6 +45,9 @@ def train(
     seed: int | None = typer.Option(None, "--seed", help="Seed for LoRA init and data order."),
     max_steps: int | None = typer.Option(None, "--max-steps", help="Stop after this many steps."),
     device: str | None = typer.Option(None, "--device", help="auto, cpu or cuda."),
+    threads: int | None = typer.Option(
+        None, "--threads", help="CPU threads (default: all cores; 1 is faster on a busy machine)."
+    ),
     qlora: bool | None = typer.Option(
         None, "--qlora/--no-qlora", help="On CUDA, load a hub base in 4-bit NF4 (QLoRA)."
     ),
@@ -71,6 +74,7 @@ def train(
             "seed": seed,
             "max_steps": max_steps,
             "device": device,
+            "threads": threads,
             "qlora": qlora,
         }
     }
