@@ -112,7 +112,7 @@ def evaluate(
             specs,
             rows,
             catalogue,
-            settings.runtime,
+            settings,
             measure_stop=stop_rate,
             max_tokens=max_tokens,
             progress=progress,

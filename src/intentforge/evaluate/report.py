@@ -141,8 +141,13 @@ def per_intent_plot(results: Sequence[ModelResult]) -> str:
             for r in results
         }
         _grouped_bars(ax, intents, series, title)
-    axes[1].legend(fontsize="small", loc="lower right")
+    _legend(figure, axes[1])
     return _png(figure)
+
+
+def _legend(figure: Any, ax: Any) -> None:
+    handles, labels = ax.get_legend_handles_labels()
+    figure.legend(handles, labels, loc="outside lower center", ncols=len(labels), fontsize="small")
 
 
 def per_slot_plot(results: Sequence[ModelResult]) -> str:
@@ -159,7 +164,7 @@ def per_slot_plot(results: Sequence[ModelResult]) -> str:
     exact = {r.name: [r.metrics.per_slot_exact_match.get(s) or 0.0 for s in slots] for r in results}
     _grouped_bars(axes[0], slots, f1, "Slot F1 (slot-level)")
     _grouped_bars(axes[1], slots, exact, "Per-slot exact match")
-    axes[1].legend(fontsize="small", loc="lower right")
+    _legend(figure, axes[1])
     return _png(figure)
 
 

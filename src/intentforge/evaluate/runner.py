@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from intentforge.catalogue import Catalogue, IntentCall
-from intentforge.config import RuntimeConfig
+from intentforge.config import RuntimeConfig, Settings
 from intentforge.errors import IntentforgeError, ModelOutputError
 from intentforge.evaluate.metrics import Metrics, Prediction, compute_metrics
 
@@ -193,12 +193,13 @@ def validate_output(catalogue: Catalogue, text: str) -> tuple[IntentCall | None,
 def open_predictor(
     model: str,
     catalogue: Catalogue,
-    runtime: RuntimeConfig,
+    settings: Settings,
     *,
     measure_stop: bool = True,
     max_tokens: int | None = None,
 ) -> Predictor:
     """The predictor for `model`: a .gguf file, a training run directory, or "baseline"."""
+    runtime = settings.runtime
     if model == BASELINE:
         from intentforge.evaluate.baseline import BaselinePredictor, default_base_gguf
 
@@ -211,7 +212,9 @@ def open_predictor(
     if path.is_dir():
         from intentforge.evaluate.adapter import AdapterPredictor
 
-        return AdapterPredictor(path, catalogue, runtime, max_tokens=max_tokens)
+        return AdapterPredictor(
+            path, catalogue, runtime, cache_dir=settings.train.cache_dir, max_tokens=max_tokens
+        )
     raise IntentforgeError(
         f"model not found: {model}: pass a .gguf file, a training run directory or 'baseline'"
     )
@@ -246,7 +249,7 @@ def evaluate_models(
     models: Sequence[str],
     rows: Sequence[dict[str, Any]],
     catalogue: Catalogue,
-    runtime: RuntimeConfig,
+    settings: Settings,
     *,
     measure_stop: bool = True,
     max_tokens: int | None = None,
@@ -257,7 +260,7 @@ def evaluate_models(
     results = []
     for model in models:
         predictor = open_predictor(
-            model, catalogue, runtime, measure_stop=measure_stop, max_tokens=max_tokens
+            model, catalogue, settings, measure_stop=measure_stop, max_tokens=max_tokens
         )
         try:
             task = None

@@ -1,0 +1,214 @@
+"""Running models over datasets: row loading, JSON extraction, the three kinds of model, the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from intentforge.catalogue import load_catalogue
+from intentforge.config import RuntimeConfig, load_settings
+from intentforge.errors import IntentforgeError
+from intentforge.evaluate.baseline import (
+    FEW_SHOT,
+    BaselinePredictor,
+    first_json_object,
+    instructions,
+    messages_for,
+)
+from intentforge.evaluate.runner import (
+    GGUFPredictor,
+    evaluate_predictor,
+    load_rows,
+    predict_rows,
+)
+
+INTENTFORGE = Path(sys.executable).parent / "intentforge"
+
+ROWS = [
+    {"id": "a", "text": "remind me to feed the fish tomorrow", "intent": "add_task",
+     "parameters": {"content": "feed the fish", "due": "tomorrow"}},
+    {"id": "b", "text": "what's the weather in rome", "intent": "get_weather",
+     "parameters": {"location": "rome"}},
+    {"id": "c", "text": "switch on the tv", "intent": "none", "parameters": {}},
+]  # fmt: skip
+
+
+def _write(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_load_rows_reads_files_and_folders_in_name_order(tmp_path: Path) -> None:
+    folder = tmp_path / "dev"
+    folder.mkdir()
+    _write(folder / "b.jsonl", ROWS[1:])
+    _write(folder / "a.jsonl", ROWS[:1])
+    (folder / "notes.txt").write_text("not a dataset")
+    assert [r["id"] for r in load_rows([folder])] == ["a", "b", "c"]
+    single = _write(tmp_path / "one.jsonl", [{"text": "play jazz", "intent": "none"}])
+    loaded = load_rows([single])
+    assert loaded == [{"text": "play jazz", "intent": "none", "id": "one-1", "parameters": {}}]
+
+
+def test_load_rows_names_the_bad_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(ROWS[0]) + "\n{not json\n", encoding="utf-8")
+    with pytest.raises(IntentforgeError, match=r"bad\.jsonl:2: not valid JSON"):
+        load_rows([bad])
+    _write(bad, [{"text": "no intent"}])
+    with pytest.raises(IntentforgeError, match=r"bad\.jsonl:1: a row needs"):
+        load_rows([bad])
+    with pytest.raises(IntentforgeError, match="dataset not found"):
+        load_rows([tmp_path / "missing.jsonl"])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(IntentforgeError, match=r"no \*\.jsonl files"):
+        load_rows([empty])
+
+
+def test_gold_rows_outside_the_catalogue_are_refused() -> None:
+    class Never:
+        name, kind, path = "never", "test", ""
+
+        def predict(self, text: str):
+            raise AssertionError("must not be asked")
+
+        def close(self) -> None:
+            pass
+
+    rows = [{"id": "x", "text": "heat to 21", "intent": "set_thermostat", "parameters": {}}]
+    with pytest.raises(IntentforgeError, match="row x does not fit the catalogue"):
+        predict_rows(Never(), rows, load_catalogue())
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('Sure! {"intent": "none", "parameters": {}} Hope that helps.',
+         {"intent": "none", "parameters": {}}),
+        ('```json\n{"a": {"b": "}{"}, "c": 1}\n```', {"a": {"b": "}{"}, "c": 1}),
+        ('{"x": "say \\"hi\\" {"} trailing', {"x": 'say "hi" {'}),
+        ("{broken} then {\"ok\": true}", {"ok": True}),
+        ('{"intent": "add_task", "parameters": {"content": "milk"', None),
+        ("no json here", None),
+        ("[1, 2]", None),
+    ],
+)  # fmt: skip
+def test_first_json_object_uses_brace_matching(text: str, expected: dict | None) -> None:
+    assert first_json_object(text) == expected
+
+
+def test_baseline_prompt_lists_every_intent_and_fitting_examples(user_catalogue) -> None:
+    system = instructions(user_catalogue)
+    for intent in user_catalogue.intents:
+        assert f"- {intent.name}:" in system
+    assert "content (required)" in system
+    messages = messages_for(user_catalogue, "heat the flat to 21")
+    assert messages[0]["role"] == "system"
+    assert messages[-1] == {"role": "user", "content": "heat the flat to 21"}
+    assert len(messages) == 2 + 2 * len(FEW_SHOT)
+    only_none = messages_for(load_catalogue(builtin=False), "hello")
+    assert [m["role"] for m in only_none] == ["system", "user", "assistant", "user"]
+
+
+def test_baseline_answers_with_json_from_free_text(smollm2_gguf: Path) -> None:
+    catalogue = load_catalogue()
+    predictor = BaselinePredictor(
+        smollm2_gguf, catalogue, RuntimeConfig(n_threads=1), max_tokens=48
+    )
+    try:
+        # One of its own few-shot examples: even the untuned model copies that answer.
+        echo = predictor.predict(FEW_SHOT[-1][0])
+        assert echo.call is not None and echo.call.intent == "none"
+        assert echo.stopped is True
+        assert echo.latency_ms > 0
+        result = evaluate_predictor(predictor, ROWS, catalogue)
+    finally:
+        predictor.close()
+    assert result.kind == "baseline"
+    assert result.metrics.rows == 3
+    assert all(p.stopped is not None for p in result.predictions)
+    for p in result.predictions:
+        assert (p.intent is None) == (p.error is not None)
+
+
+def test_gguf_predictor_parses_with_grammar_and_measures_stop_without(
+    smollm2_gguf: Path,
+) -> None:
+    catalogue = load_catalogue()
+    predictor = GGUFPredictor(
+        smollm2_gguf, catalogue, RuntimeConfig(n_threads=1, max_tokens=48), measure_stop=True
+    )
+    try:
+        result = evaluate_predictor(predictor, ROWS, catalogue)
+    finally:
+        predictor.close()
+    assert result.name == smollm2_gguf.name.removesuffix(".gguf")
+    assert result.metrics.stop_measured == 3
+    for p in result.predictions:
+        assert isinstance(p.stopped, bool)
+        if p.intent is not None:  # the grammar makes any finished answer valid
+            assert catalogue.validate(p.raw).intent == p.intent
+        else:
+            assert "48 tokens" in (p.error or "")
+
+
+def test_cli_writes_the_report(tmp_path: Path, smollm2_gguf: Path) -> None:
+    data = _write(tmp_path / "rows.jsonl", ROWS)
+    out = tmp_path / "report"
+    cli = [str(INTENTFORGE), "eval"]
+    done = subprocess.run(
+        [*cli, str(smollm2_gguf), "--data", str(data), "--out", str(out), "--max-tokens", "48",
+         "--threads", "1", "--no-stop-rate"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["dataset"]["rows"] == 3
+    assert report["models"][0]["metrics"]["stop_rate"] is None  # not measured on request
+    assert (out / "report.html").stat().st_size > 10_000
+    assert "report:" in done.stderr
+
+
+def test_cli_without_a_model_is_a_one_line_error(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [str(INTENTFORGE), "eval", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "error: nothing to evaluate: give a GGUF file or training run directory, or --baseline"
+    ]
+
+
+@pytest.mark.slow
+def test_an_unmerged_training_run_is_evaluated_through_transformers(tmp_path: Path) -> None:
+    from intentforge.evaluate.adapter import AdapterPredictor
+    from intentforge.train import train
+    from tiny_model import TRAIN_ROWS, build_tiny_base, tiny_train_config, write_rows
+
+    catalogue = load_catalogue()
+    base = build_tiny_base(tmp_path / "base")
+    train_path = write_rows(tmp_path / "train.jsonl", TRAIN_ROWS)
+    config = tiny_train_config(tmp_path / "runs", base)
+    run = train(config, catalogue=catalogue, train_path=train_path, test_path=None, name="tiny")
+    settings = load_settings(overrides={"runtime": {"n_threads": 1}})
+    predictor = AdapterPredictor(
+        run.run_dir, catalogue, settings.runtime, cache_dir=settings.train.cache_dir,
+        max_tokens=48,
+    )  # fmt: skip
+    rows = load_rows([train_path])
+    try:
+        result = evaluate_predictor(predictor, rows, catalogue)
+    finally:
+        predictor.close()
+    assert result.kind == "adapter"
+    assert result.name == "tiny (adapter)"
+    # The tiny model fits its training rows: it must stop by itself and mostly answer right.
+    assert result.metrics.stop_rate == 1.0
+    assert result.metrics.json_validity is not None and result.metrics.json_validity >= 0.75
+    assert result.metrics.intent_accuracy is not None and result.metrics.intent_accuracy >= 0.75
