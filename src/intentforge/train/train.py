@@ -151,7 +151,6 @@ def train(
     eval_losses: list[float] = list(state["eval_losses"])
     resumed_from = saved_step = step
     _truncate_metrics(run_dir / "metrics.jsonl", step)
-    recent_losses: list[float] = []
     started = time.monotonic()
     elapsed_before = float(state["elapsed_s"])
 
@@ -177,7 +176,6 @@ def train(
                 step += 1
                 next_batch += 1
                 value = float(loss.detach())
-                recent_losses = [*recent_losses[-(batches_per_epoch - 1) :], value]
                 _log(
                     metrics,
                     step=step,
@@ -237,7 +235,7 @@ def train(
         run_dir=run_dir,
         adapter_dir=adapter_dir,
         steps=step,
-        train_loss=round(sum(recent_losses) / len(recent_losses), 5) if recent_losses else math.nan,
+        train_loss=_last_epoch_loss(run_dir / "metrics.jsonl", batches_per_epoch),
         eval_loss=round(eval_losses[-1], 5) if eval_losses else None,
         eval_losses=[round(v, 5) for v in eval_losses],
         train_seconds=round(elapsed_before + time.monotonic() - started, 2),
@@ -446,6 +444,16 @@ def _warmup_linear_decay(total_steps: int, warmup_steps: int) -> Any:
 def _log(metrics: Any, **fields: Any) -> None:
     metrics.write(json.dumps(fields) + "\n")
     metrics.flush()
+
+
+def _last_epoch_loss(path: Path, steps: int) -> float:
+    """Mean training loss over the last `steps` logged steps (read back: a resumed run's too)."""
+    losses = [
+        entry["loss"]
+        for entry in map(json.loads, path.read_text(encoding="utf-8").splitlines())
+        if "loss" in entry
+    ][-steps:]
+    return round(sum(losses) / len(losses), 5) if losses else math.nan
 
 
 def _truncate_metrics(path: Path, step: int) -> None:
