@@ -171,7 +171,7 @@ def transcriber_from(config: VoiceConfig) -> WhisperTranscriber:
     return WhisperTranscriber(
         config.stt_model,
         cache_dir=config.model_cache_dir,
-        language=config.stt_language,
+        language=config.stt_language or None,  # "" from an env var: detect the language
         beam_size=config.stt_beam_size,
         compute_type=config.stt_compute_type,
         threads=config.stt_threads,
