@@ -1,5 +1,6 @@
-"""Evaluate a training run before it is merged and exported: its LoRA adapter on the base, through
-transformers, with the same prompt and end-of-turn token as training and serving.
+"""Evaluate a training run before it is merged and exported (its LoRA adapter on the base, or
+its fully fine-tuned weights, or its latest checkpoint) through transformers, with the same prompt
+and end-of-turn token as training and serving.
 
 Generation is greedy and unconstrained (no grammar), so JSON validity and the stop rate measure the
 fine-tune itself; a GGUF evaluated through the runtime adds the grammar on top.
@@ -18,18 +19,46 @@ from intentforge.evaluate.runner import Outcome, validate_output
 
 
 def _weights(run_dir: Path) -> tuple[Path, str]:
-    """Where the run's adapter weights are: the finished adapter/, else the latest checkpoint/."""
+    """Where the run's weights are: the finished adapter/ (LoRA) or model/ (full fine-tuning),
+    else the latest checkpoint/ of a run still in progress."""
     if (run_dir / "adapter" / "adapter_config.json").is_file():
         return run_dir / "adapter", "adapter"
-    if (run_dir / "checkpoint" / "adapter.safetensors").is_file():
+    if (run_dir / "model" / "config.json").is_file():
+        return run_dir / "model", "model"
+    if (run_dir / "checkpoint" / "weights.safetensors").is_file():
         return run_dir / "checkpoint", "checkpoint"
     raise IntentforgeError(
-        f"no adapter or checkpoint in {run_dir}: pass a run directory of `intentforge train`"
+        f"no adapter, model or checkpoint in {run_dir}: pass a run directory of `intentforge train`"
     )
 
 
+def _load(weights: Path, where: str, record: dict[str, Any], base: Any) -> Any:
+    from intentforge.config import TrainConfig
+    from intentforge.train.models import load_model
+
+    if where == "adapter":
+        from peft import PeftModel
+
+        return PeftModel.from_pretrained(load_model(base, device="cpu"), weights)
+    if where == "model":
+        import torch
+        from transformers import AutoModelForCausalLM
+
+        return AutoModelForCausalLM.from_pretrained(weights, dtype=torch.float32)
+    # A checkpoint holds only the trainable weights: rebuild the model as training did.
+    from safetensors.torch import load_file
+
+    from intentforge.train.train import prepare_model
+
+    model = prepare_model(TrainConfig.model_validate(record["train"]), base, "cpu")
+    _, unexpected = model.load_state_dict(load_file(weights / "weights.safetensors"), strict=False)
+    if unexpected:
+        raise IntentforgeError(f"{weights} does not match the run's model: is the run complete?")
+    return model
+
+
 class AdapterPredictor:
-    """A run directory of `intentforge train`: base model + LoRA adapter, greedy generation."""
+    """A run directory of `intentforge train`, unmerged, with greedy generation."""
 
     kind = "adapter"
 
@@ -44,7 +73,6 @@ class AdapterPredictor:
     ) -> None:
         import torch
 
-        from intentforge.config import TrainConfig
         from intentforge.train.models import load_tokenizer, resolve_base
         from intentforge.train.train import read_run_config
 
@@ -57,21 +85,7 @@ class AdapterPredictor:
         torch.set_num_threads(runtime.n_threads)
         base = resolve_base(record["base"]["name"], cache_dir=cache_dir.expanduser())
         self._tokenizer: Any = load_tokenizer(base)
-        if where == "adapter":
-            from peft import PeftModel
-
-            from intentforge.train.models import load_model
-
-            self._model: Any = PeftModel.from_pretrained(load_model(base, device="cpu"), weights)
-        else:
-            from peft import set_peft_model_state_dict
-            from safetensors.torch import load_file
-
-            from intentforge.train.train import _lora_model
-
-            config = TrainConfig.model_validate(record["train"])
-            self._model = _lora_model(config, base, "cpu")
-            set_peft_model_state_dict(self._model, load_file(weights / "adapter.safetensors"))
+        self._model: Any = _load(weights, where, record, base)
         self._model.eval()
         eot_id: Any = self._tokenizer.convert_tokens_to_ids(record["end_of_turn"])
         self._eot_id = int(eot_id)
