@@ -121,8 +121,6 @@ def main() -> None:
     args.add_argument("--max-tokens", type=int, default=64, help="bound on generated tokens")
     opts = args.parse_args()
 
-    import llama_cpp
-
     model = model_from(opts.model)
     catalogue = load_catalogue()
     config = RuntimeConfig(n_threads=opts.threads, max_tokens=opts.max_tokens)
@@ -176,6 +174,8 @@ def main() -> None:
 
     steps = [step_ms(True), step_ms(False)]
     plain_parser.close()
+
+    import llama_cpp  # after the Parser: it sets OpenMP's wait policy before libgomp loads
 
     llm = llama_cpp.Llama(
         str(model), n_ctx=config.n_ctx, n_threads=opts.threads, n_threads_batch=opts.threads,
