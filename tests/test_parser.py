@@ -138,3 +138,23 @@ def test_a_truncated_gguf_is_refused(tmp_path: Path, smollm2_gguf: Path) -> None
     with pytest.raises(IntentforgeError, match="corrupt") as err:
         Parser(truncated, load_catalogue(), RuntimeConfig())
     assert str(truncated) in str(err.value)
+
+
+def test_a_fine_tuned_model_answers_its_training_requests_exactly(tiny_gguf: Path) -> None:
+    from tiny_model import FIT_ROWS
+
+    config = RuntimeConfig(n_ctx=256, max_tokens=32, n_threads=1)
+    parser = Parser(tiny_gguf, load_catalogue(), config)
+    try:
+        for row in FIT_ROWS[:3]:
+            result = parser.parse(row["text"])
+            assert result.call.to_dict() == {
+                "intent": row["intent"],
+                "parameters": row["parameters"],
+            }
+            # Unconstrained, the fine-tune writes the same JSON and ends its turn by itself.
+            free = parser.generate(row["text"], grammar=False)
+            assert free.text == result.raw
+            assert free.stopped_by_eos
+    finally:
+        parser.close()
