@@ -12,6 +12,8 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml requirements-models.txt deploy/install.sh scripts/install-system-deps.sh
 	bash scripts/install-system-deps.sh
 	bash deploy/install.sh --venv $(VENV) --profile dev --python $(PYTHON)
+	# llama.cpp's GGUF converter (from the llama-cpp-python sdist on PyPI), cached outside the checkout
+	$(BIN)/intentforge export --prepare
 	touch $(STAMP)
 
 install: $(STAMP)
