@@ -3,8 +3,9 @@
     .venv/bin/python bench/parse_latency.py [--model build/models/x.gguf] [--repeats 3]
 
 Rows (each over the same requests, greedy, same prompt and token bound):
-- runtime: Parser.parse (catalogue grammar, greedy-first grammar check, jump-forward);
-- runtime, no jump-forward: every token sampled;
+- runtime: Parser.parse (catalogue grammar, greedy-first grammar check) with the experimental
+  jump-forward on;
+- runtime, no jump-forward: every token sampled (the default setting);
 - unconstrained: the same decoding loop without grammar (the cost floor per token);
 - llama-cpp-python grammar: stock `create_completion(grammar=...)` with the catalogue grammar,
   which applies the grammar to the whole vocabulary at every step;
@@ -123,7 +124,7 @@ def main() -> None:
 
     model = model_from(opts.model)
     catalogue = load_catalogue()
-    config = RuntimeConfig(n_threads=opts.threads, max_tokens=opts.max_tokens)
+    config = RuntimeConfig(n_threads=opts.threads, max_tokens=opts.max_tokens, jump_forward=True)
     process = psutil.Process()
     rss_before = process.memory_info().rss
     parser = Parser(model, catalogue, config)

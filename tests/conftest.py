@@ -121,7 +121,8 @@ def smollm2_parser(smollm2_gguf: Path):
     from intentforge.runtime import Parser
 
     # One thread: tests share 2 cores with other work, where llama.cpp's spinning threads lose.
-    parser = Parser(smollm2_gguf, load_catalogue(), RuntimeConfig(max_tokens=48, n_threads=1))
+    config = RuntimeConfig(max_tokens=48, n_threads=1, jump_forward=True)
+    parser = Parser(smollm2_gguf, load_catalogue(), config)
     yield parser
     parser.close()
 

@@ -108,8 +108,12 @@ class RuntimeConfig(_Section):
     timezone: str = Field("UTC", description="IANA time zone for dates when a request names none.")
     n_batch: int = Field(64, ge=8, description="Tokens evaluated per llama.cpp batch.")
     flash_attn: bool = Field(False, description="llama.cpp flash attention.")
+    # Off by default: on the fine-tuned SmolLM2 it cut dev-set slot exact match from 59.7 % to
+    # 37.1 % (80 rows), because forced text is tokenized apart from what the model generated.
     jump_forward: bool = Field(
-        True, description="Append text the grammar fixes without sampling it (faster, same output)."
+        False,
+        description="Experimental: append text the grammar fixes without sampling it (about 2x "
+        "faster, but it lowered slot accuracy of the fine-tuned model).",
     )
 
 
