@@ -157,6 +157,21 @@ def train(
     task = None
     if progress is not None:
         task = progress.add_task("train", total=total_steps, completed=step)
+
+    def checkpoint() -> None:
+        """Save the loop's current position (step, epoch, batch) so a killed run resumes here."""
+        _save_checkpoint(
+            run_dir,
+            model,
+            optimizer,
+            scheduler,
+            step=step,
+            epoch=epoch,
+            next_batch=next_batch,
+            eval_losses=eval_losses,
+            elapsed_s=elapsed_before + time.monotonic() - started,
+        )
+
     with (run_dir / "metrics.jsonl").open("a", encoding="utf-8") as metrics:
         while step < total_steps:
             batches = length_batches(
@@ -189,17 +204,7 @@ def train(
                 epoch_done = next_batch == len(batches) or step == total_steps
                 if not epoch_done and step % config.save_every_steps == 0:
                     saved_step = step
-                    _save_checkpoint(
-                        run_dir,
-                        model,
-                        optimizer,
-                        scheduler,
-                        step=step,
-                        epoch=epoch,
-                        next_batch=next_batch,
-                        eval_losses=eval_losses,
-                        elapsed_s=elapsed_before + time.monotonic() - started,
-                    )
+                    checkpoint()
             if test_split is not None and test_split.examples:
                 eval_loss = evaluate_loss(
                     model,
@@ -215,17 +220,7 @@ def train(
             if step - saved_step < config.save_every_steps and step < total_steps:
                 continue
             saved_step = step
-            _save_checkpoint(
-                run_dir,
-                model,
-                optimizer,
-                scheduler,
-                step=step,
-                epoch=epoch,
-                next_batch=next_batch,
-                eval_losses=eval_losses,
-                elapsed_s=elapsed_before + time.monotonic() - started,
-            )
+            checkpoint()
 
     # LoRA: the adapter alone (merge adds it to the base); full fine-tuning: the whole model.
     adapter_dir = run_dir / ("adapter" if config.lora else "model")
