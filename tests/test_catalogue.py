@@ -190,6 +190,8 @@ def test_user_intent_from_yaml_gets_schema_grammar_and_validation(user_catalogue
     assert intent.required_slots == ("temperature",)
     assert intent.slot_values["room"] == ("kitchen", "living room", "bedroom", "bathroom")
     assert intent.action == "thermostat"
+    assert intent.slot_rate("room") == 0.3  # from the file
+    assert intent.slot_rate("mode") == 0.5  # the default
     variants = {v["title"]: v for v in user_catalogue.json_schema()["oneOf"]}
     assert variants["set_thermostat"]["properties"]["parameters"]["required"] == ["temperature"]
     grammar = user_catalogue.grammar()
@@ -223,6 +225,8 @@ def test_user_intent_from_yaml_gets_schema_grammar_and_validation(user_catalogue
         ("intents: [{name: x, examples: 'play {a}'}]", "must be a list of phrasings"),
         ("intents: [{name: x, parameters: {a: {values: red}}}]", "values of slot x.a must be"),
         ("intents: [{name: x, parameters: {a: {enum: []}}}]", "enum of slot x.a must be"),
+        ("intents: [{name: x, parameters: {a: {rate: 1.5}}}]", "rate of slot x.a must be"),
+        ("intents: [{name: x, parameters: {a: {rate: often}}}]", "rate of slot x.a must be"),
     ],
 )
 def test_bad_yaml_intents_are_one_line_errors_naming_the_file(tmp_path, yaml_text, message):

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from intentforge.catalogue import load_catalogue
+from intentforge.errors import ModelOutputError
 from intentforge.prompt import render_prompt
 from intentforge.train.dataset import prompt_ids
 from tiny_model import FIT_ROWS
@@ -67,3 +68,35 @@ def test_exported_gguf_stops_by_itself_in_llama_cpp(llama, catalogue) -> None:
         choice = out["choices"][0]
         assert choice["finish_reason"] == "stop", f"ran on for {row['text']!r}: {choice['text']!r}"
         assert catalogue.validate(choice["text"]).intent == row["intent"]
+
+
+def _parser(path: Path, catalogue):
+    from intentforge.config import RuntimeConfig
+    from intentforge.runtime import Parser
+
+    return Parser(path, catalogue, RuntimeConfig(max_tokens=MAX_NEW_TOKENS, n_threads=1))
+
+
+def test_unconstrained_flag_means_the_grammar_changed_nothing(
+    tiny_gguf: Path, smollm2_gguf: Path, catalogue
+) -> None:
+    """The evaluator skips the second, grammar-free generation when the parse reports that the
+    grammar never overrode the model; that is only sound if the flag is exact. The fitted tiny
+    model answers on its own; the untuned base needs the grammar to."""
+    texts = [row["text"] for row in FIT_ROWS] + ["turn off the lights", "email bob saying hi"]
+    seen = set()
+    for path in (tiny_gguf, smollm2_gguf):
+        parser = _parser(path, catalogue)
+        try:
+            for text in texts:
+                try:
+                    result = parser.parse(text)
+                except ModelOutputError:
+                    continue  # the base rambles past the bound on some: nothing to compare
+                free = parser.generate(text, grammar=False)
+                same = free.stopped_by_eos and free.text == result.raw
+                assert result.unconstrained == same, (path.name, text, result.raw, free.text)
+                seen.add(result.unconstrained)
+        finally:
+            parser.close()
+    assert seen == {True, False}  # both sides of the flag were exercised

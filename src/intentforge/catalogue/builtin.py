@@ -52,6 +52,8 @@ BUILTIN_INTENTS: tuple[Intent, ...] = (
             "create a priority {priority} task to {content}",
             "I need to {content} {due}",
         ),
+        # People usually say when, rarely which project or how urgent.
+        slot_rates={"due": 0.6, "priority": 0.2, "project": 0.2},
     ),
     Intent(
         name="get_weather",
@@ -64,6 +66,7 @@ BUILTIN_INTENTS: tuple[Intent, ...] = (
             "how hot is it in {location}",
             "what's the weather like",
         ),
+        slot_rates={"location": 0.6, "date": 0.5},
     ),
     Intent(
         name="send_email",
@@ -75,6 +78,7 @@ BUILTIN_INTENTS: tuple[Intent, ...] = (
             "email {to} about {subject}",
             "write to {to} with the subject {subject} and say {body}",
         ),
+        slot_rates={"subject": 0.4, "body": 0.55},
     ),
     Intent(
         name="none",

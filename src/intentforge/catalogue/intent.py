@@ -15,6 +15,9 @@ class Intent:
     writes them in. `examples` are phrasings with `{slot}` placeholders; the offline generator fills
     them from `slot_values` (or its built-in lexicons) and the LLM generator shows them as hints.
     `action` names the executor that carries the intent out (None: nothing to execute).
+    `slot_rates` says how often people mention each optional slot (0..1, default 0.5); the offline
+    generator weights slot combinations by it, so a rarely-said slot is rarely in the data and the
+    model does not learn to invent it.
     """
 
     name: str
@@ -23,6 +26,10 @@ class Intent:
     examples: tuple[str, ...] = ()
     action: str | None = None
     slot_values: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    slot_rates: dict[str, float] = field(default_factory=dict)
+
+    def slot_rate(self, slot: str) -> float:
+        return self.slot_rates.get(slot, 0.5)
 
     @property
     def slots(self) -> tuple[str, ...]:

@@ -16,7 +16,9 @@ from intentforge.catalogue.intent import Intent
 from intentforge.errors import IntentforgeError
 
 _TYPES: dict[str, type] = {"string": str, "integer": int, "number": float, "boolean": bool}
-_SLOT_KEYS = {"type", "required", "description", "enum", "minimum", "maximum", "values"}
+_SLOT_KEYS = {
+    "type", "required", "description", "enum", "minimum", "maximum", "values", "rate",
+}  # fmt: skip
 _INTENT_KEYS = {"name", "description", "parameters", "examples", "action"}
 
 
@@ -42,6 +44,12 @@ def _slot_field(intent: str, slot: str, spec: Any, where: str) -> tuple[Any, Any
             raise IntentforgeError(
                 f"{where}: {key} of slot {intent}.{slot} must be a non-empty list, like [a, b]"
             )
+    rate = spec.get("rate", 0.5)
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate < 1:
+        raise IntentforgeError(
+            f"{where}: rate of slot {intent}.{slot} must be a number between 0 and 1 (exclusive), "
+            "how often people mention it"
+        )
     annotation: Any = _TYPES[kind]
     if "enum" in spec:
         annotation = Literal[tuple(spec["enum"])]
@@ -87,6 +95,11 @@ def _intent_from_mapping(entry: Any, where: str) -> Intent:
         for slot, spec in params.items()
         if isinstance(spec, dict) and spec.get("values")
     }
+    rates = {
+        slot: float(spec["rate"])
+        for slot, spec in params.items()
+        if isinstance(spec, dict) and "rate" in spec
+    }
     return Intent(
         name=name,
         description=str(entry.get("description", "")),
@@ -94,6 +107,7 @@ def _intent_from_mapping(entry: Any, where: str) -> Intent:
         examples=tuple(str(e) for e in examples),
         action=entry.get("action"),
         slot_values=values,
+        slot_rates=rates,
     )
 
 

@@ -312,6 +312,38 @@ def _slip(
     return out
 
 
+_WORD = re.compile(r"[A-Za-z]{4,}")
+
+
+def _keystroke(segments: list[Segment], rng: random.Random) -> list[Segment]:
+    """One keystroke error (a letter dropped, doubled, swapped with the next, or a vowel mistyped)
+    in a word of the phrasing, so the model reads "whether", "remnd" and "emial" for what they are.
+    The curated typos above cover the famous ones; this covers the rest. Hand-written rather than a
+    typo library: it must draw from the generator's seeded rng and leave slot values intact."""
+    words = [
+        (i, m) for i, s in enumerate(segments) if s.kind == "text" for m in _WORD.finditer(s.text)
+    ]
+    if not words:
+        return segments
+    i, match = rng.choice(words)
+    word, at = match[0], rng.randrange(1, len(match[0]) - 1)
+    edit = rng.choice(("drop", "double", "swap", "vowel"))
+    if edit == "drop":
+        new = word[:at] + word[at + 1 :]
+    elif edit == "double":
+        new = word[:at] + word[at] + word[at:]
+    elif edit == "swap":
+        new = word[: at - 1] + word[at] + word[at - 1] + word[at + 1 :]
+    else:
+        vowels = [j for j, c in enumerate(word) if c in "aeiou"] or [at]
+        j = rng.choice(vowels)
+        new = word[:j] + rng.choice([v for v in "aeiou" if v != word[j]]) + word[j + 1 :]
+    text = segments[i].text
+    out = list(segments)
+    out[i] = replace(out[i], text=text[: match.start()] + new + text[match.end() :])
+    return out
+
+
 def wrap(segments: list[Segment], rng: random.Random) -> list[Segment]:
     """Wrap an imperative in a politeness form: "can you ...", "... please"."""
     before, _, after = rng.choice(_WRAPPERS).partition("{}")
@@ -345,4 +377,6 @@ def speak(segments: list[Segment], rng: random.Random) -> tuple[list[Segment], s
             out = _map(out, digits_to_words, ("text", "span", "value"))
         if rng.random() < 0.2:
             out = _slip(out, rng, _TYPOS, ("text", "span", "value"))
+        if rng.random() < 0.35:
+            out = _keystroke(out, rng)
     return out, style

@@ -1,7 +1,8 @@
 """The offline dataset generator: phrasings expanded over lexicons, balanced by quotas.
 
-Every intent gets the same number of rows; within an intent, every combination of slots that its
-phrasings can express gets the same number too (add_task with and without due, priority, project).
+Every intent gets the same number of rows; within an intent, the combinations of slots its phrasings
+can express share them by how often people mention each optional slot (`Intent.slot_rates`):
+equal shares would put a project in half the tasks and teach the model to invent one.
 Lexicon values and phrasings are drawn from shuffled decks, so each is used before any repeats:
 breadth of phrasing, not volume, is what lets the model understand requests nobody here wrote.
 Out-of-scope `none` rows come from topics close to the intents (timers, texts, reading the to-do
@@ -252,6 +253,25 @@ def _spread(total: int, parts: int, rng: random.Random) -> list[int]:
     return [base + (1 if i in lucky else 0) for i in range(parts)]
 
 
+def _combo_weight(intent: Intent, combo: frozenset[str]) -> float:
+    """How likely a request mentions exactly the optional slots in `combo`."""
+    weight = 1.0
+    for slot in set(intent.slots) - set(intent.required_slots):
+        rate = intent.slot_rate(slot)
+        weight *= rate if slot in combo else 1 - rate
+    return weight
+
+
+def _apportion(total: int, weights: Sequence[float]) -> list[int]:
+    """`total` split in proportion to `weights` by largest remainder (sums to `total` exactly)."""
+    shares = [w * total / sum(weights) for w in weights]
+    counts = [int(s) for s in shares]
+    by_remainder = sorted(range(len(shares)), key=lambda i: shares[i] - counts[i], reverse=True)
+    for i in by_remainder[: total - sum(counts)]:
+        counts[i] += 1
+    return counts
+
+
 def _out_of_scope_templates(catalogue: Catalogue) -> tuple[list[str], dict[str, tuple[str, ...]]]:
     """None-intent templates, minus topics a user intent makes in scope; and their fill lists."""
     doc = lexicons.out_of_scope()
@@ -312,7 +332,8 @@ def generate(
             for m in _PLACEHOLDER.finditer(p.template):
                 filler.source(m[1], m[2])
         combos = sorted({p.slots for p in phrasings}, key=lambda s: (len(s), sorted(s)))
-        for combo, count in zip(combos, _spread(quota, len(combos), rng), strict=True):
+        weights = [_combo_weight(intent, combo) for combo in combos]
+        for combo, count in zip(combos, _apportion(quota, weights), strict=True):
             jobs.append((intent, [p for p in phrasings if p.slots == combo], filler, count))
 
     none_templates, none_fill = _out_of_scope_templates(catalogue)

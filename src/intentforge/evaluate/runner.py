@@ -143,8 +143,8 @@ def predict_rows(
 
 
 class GGUFPredictor:
-    """A GGUF through the runtime's Parser (grammar on, as served), plus one unconstrained
-    generation per request for the stop rate."""
+    """A GGUF through the runtime's Parser (grammar on, as served), plus an unconstrained
+    generation for the stop rate wherever the grammar changed the answer."""
 
     kind = "gguf"
 
@@ -165,15 +165,23 @@ class GGUFPredictor:
 
     def predict(self, text: str) -> Outcome:
         started = time.perf_counter()
+        unconstrained = False
         try:
             result = self._parser.parse(text)
             call, raw, error = result.call, result.raw, None
+            unconstrained = result.unconstrained
         except ModelOutputError as exc:
             call, raw, error = None, str(getattr(exc, "raw", "") or ""), str(exc)
         latency_ms = (time.perf_counter() - started) * 1000
         stopped = None
         if self._measure_stop:
-            stopped = bool(self._parser.generate(text, grammar=False).stopped_by_eos)
+            # Greedy decoding is deterministic: when the grammar never overrode the model, the
+            # run without it would produce the same tokens and the same end-of-turn, so only
+            # the other requests are generated a second time.
+            if unconstrained:
+                stopped = True
+            else:
+                stopped = bool(self._parser.generate(text, grammar=False).stopped_by_eos)
         return Outcome(call, raw, latency_ms, stopped, error)
 
     def close(self) -> None:

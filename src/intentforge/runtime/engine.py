@@ -46,6 +46,9 @@ class Generation:
     latency_ms: float
     prompt_tokens: int = 0
     forced_tokens: int = 0  # of n_tokens, appended by jump-forward without sampling
+    # Tokens (end-of-turn included) where the grammar overrode the model's greedy choice; with
+    # none and nothing forced, generation without the grammar would have been identical.
+    corrected_tokens: int = 0
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
@@ -230,6 +233,7 @@ class Engine:
         out = bytearray()
         n_generated = 0
         n_forced = 0
+        n_corrected = 0
         stopped = False
         first = True
         while True:
@@ -262,6 +266,7 @@ class Engine:
                 t0 = time.perf_counter()
                 if not self._grammar_accepts(token):
                     token = self._constrained_argmax(logits)
+                    n_corrected += 1
                 timings["grammar_ms"] += (time.perf_counter() - t0) * 1000
             if lib.llama_vocab_is_eog(self._vocab, token):
                 stopped = True
@@ -284,6 +289,7 @@ class Engine:
             latency_ms=latency_ms,
             prompt_tokens=len(prompt_tokens),
             forced_tokens=n_forced,
+            corrected_tokens=n_corrected,
             timings_ms={k: round(v, 2) for k, v in timings.items()},
         )
 

@@ -34,6 +34,8 @@ class ParseResult:
     tokens: int
     prompt_tokens: int = 0
     timezone: str = "UTC"
+    # True when the grammar never overrode the model: the model alone would have said the same.
+    unconstrained: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -149,6 +151,7 @@ class Parser:
             tokens=gen.n_tokens,
             prompt_tokens=gen.prompt_tokens,
             timezone=tz,
+            unconstrained=gen.corrected_tokens == 0 and gen.forced_tokens == 0,
         )
 
 
