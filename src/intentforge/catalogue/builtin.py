@@ -53,7 +53,7 @@ BUILTIN_INTENTS: tuple[Intent, ...] = (
             "I need to {content} {due}",
         ),
         # People usually say when, rarely which project or how urgent.
-        slot_rates={"due": 0.6, "priority": 0.2, "project": 0.2},
+        slot_rates={"due": 0.6, "priority": 0.3, "project": 0.3},
     ),
     Intent(
         name="get_weather",

@@ -27,6 +27,7 @@ from intentforge.errors import IntentforgeError
 SOURCE = "templates"
 
 _PLACEHOLDER = re.compile(r"\{(\w+)(?::(\w+))?\}")
+_TAIL_RATE = 0.25  # share of free-text values that get a tail (see lexicons/tasks.yaml)
 _MAX_ATTEMPTS = 12  # redraws per row before a duplicate text is accepted (small user lexicons)
 # User examples starting with one of these verbs are imperatives, which may be wrapped ("can you
 # ..."); other openings ("I'm cold, ...", "what's ...") are used as written.
@@ -49,6 +50,7 @@ class _Values:
     texts: tuple[str, ...]
     kind: SegmentKind
     labels: dict[str, Any] | None = None  # for `value` slots: text -> label
+    tails: tuple[str, ...] = ()  # said after a value now and then, and part of it
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ def _builtin_values(slot: str, variant: str | None) -> _Values | None:
     """Lexicon for a built-in slot (or a user slot of the same name that brought no values)."""
     key = (slot, variant)
     if key in {("content", None), ("task", None)}:
-        return _Values(lexicons.tasks("actions"), "span")
+        return _Values(lexicons.tasks("actions"), "span", tails=lexicons.tasks("action_tails"))
     if key == ("content", "item") or key == ("item", None):
         return _Values(lexicons.tasks("items"), "span")
     if key == ("content", "thing"):
@@ -94,9 +96,13 @@ def _builtin_values(slot: str, variant: str | None) -> _Values | None:
     if slot in {"to", "recipient", "contact", "person"}:
         return _Values(lexicons.contacts(), "span")
     if slot == "subject":
-        return _Values(lexicons.email_parts("subjects"), "span")
+        return _Values(
+            lexicons.email_parts("subjects"), "span", tails=lexicons.email_parts("subject_tails")
+        )
     if slot in {"body", "message"}:
-        return _Values(lexicons.email_parts("bodies"), "span")
+        return _Values(
+            lexicons.email_parts("bodies"), "span", tails=lexicons.email_parts("body_tails")
+        )
     if slot in {"project", "list"}:
         return _Values(lexicons.projects(), "span")
     if slot == "priority":
@@ -222,6 +228,8 @@ class _Filler:
                     self._decks[key] = _Deck(source.texts, self._rng)
                 said, _, value = str(self._decks[key].draw()).rpartition("|")
                 literal += said  # "on |friday": "on" is said but is not part of the slot
+                if source.tails and self._rng.random() < _TAIL_RATE:
+                    value = f"{value} {self._rng.choice(source.tails)}"
                 if text_only:
                     segment = Segment("text", value)
                 else:
