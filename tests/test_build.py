@@ -87,3 +87,45 @@ def test_rebuild_skips_what_is_current_and_redoes_what_a_config_change_touches(
         "export": False,
         "eval": False,
     }
+
+
+def test_extra_training_rows_join_the_train_split_but_never_dev_texts(tmp_path: Path) -> None:
+    from tiny_model import TEST_ROWS, write_rows
+
+    from intentforge.build.pipeline import plan
+    from intentforge.build.stages import run_stages
+    from intentforge.errors import IntentforgeError
+
+    catalogue = load_catalogue()
+    dev = write_rows(tmp_path / "dev.jsonl", TEST_ROWS[:2])
+    spoken = [
+        {"text": "and email to Alex saying see you soon", "intent": "send_email",
+         "parameters": {"to": "Alex", "body": "see you soon"}},
+        {**TEST_ROWS[0], "text": TEST_ROWS[0]["text"].upper()},  # a dev text: must be dropped
+    ]  # fmt: skip
+    extra = write_rows(tmp_path / "train_speech.jsonl", spoken)
+
+    def settings_with(extra_files: list[Path]) -> Settings:
+        return load_settings(
+            None,
+            {
+                "data": {"rows": 60, "train_rows": 30, "test_rows": 10,
+                         "out_dir": tmp_path / "data", "extra_train": extra_files},
+                "build": {"eval_data": [dev], "state_dir": tmp_path / "stages"},
+            },
+        )  # fmt: skip
+
+    plain = settings_with([])
+    run_stages(plan(plain, catalogue)[:2], plain.build.state_dir)
+    paths = build_paths(plain)
+    assert len(paths.train.read_text().splitlines()) == 30
+
+    with_extra = settings_with([extra])
+    outcomes = run_stages(plan(with_extra, catalogue)[:2], with_extra.build.state_dir)
+    assert [o.skipped for o in outcomes] == [True, False]  # data reused, split redone
+    texts = [json.loads(line)["text"] for line in paths.train.read_text().splitlines()]
+    assert len(texts) == 31
+    assert texts[-1] == "and email to Alex saying see you soon"
+
+    with pytest.raises(IntentforgeError, match="extra_train file .* not found"):
+        plan(settings_with([tmp_path / "missing.jsonl"]), catalogue)

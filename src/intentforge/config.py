@@ -57,6 +57,11 @@ class DataConfig(_Section):
     out_dir: Path = Path("build/data")
     train_rows: int = Field(1000, ge=1)
     test_rows: int = Field(200, ge=1)
+    extra_train: list[Path] = Field(
+        default_factory=list,
+        description="JSONL files whose rows the build adds to the training split, e.g. "
+        "speechified rows from `intentforge data speechify` (dev-set texts are still dropped).",
+    )
 
 
 class TrainConfig(_Section):

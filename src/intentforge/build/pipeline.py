@@ -72,11 +72,20 @@ def plan(settings: Settings, catalogue: Catalogue, progress: Progress | None = N
     paths = build_paths(settings)
     data, train_cfg, export_cfg = settings.data, settings.train, settings.export
     catalogue_id = json.dumps(
-        [[i.name, i.parameters.model_json_schema(), list(i.examples)] for i in catalogue.intents],
+        [
+            [i.name, i.parameters.model_json_schema(), list(i.examples), i.slot_values, i.slot_rates]
+            for i in catalogue.intents
+        ],
         sort_keys=True,
     )
 
     dev_sets = [p for p in settings.build.eval_data if p.exists()]
+    for extra in data.extra_train:
+        if not extra.is_file():
+            raise IntentforgeError(
+                f"data.extra_train file {extra} not found: create it (e.g. `intentforge data "
+                "speechify build/data/train.jsonl build/data/train_speech.jsonl`) or remove it"
+            )
 
     def generate() -> None:
         from intentforge.data.jsonl import write_jsonl
@@ -102,11 +111,13 @@ def plan(settings: Settings, catalogue: Catalogue, progress: Progress | None = N
 
     def split() -> None:
         from intentforge.data.jsonl import read_dataset, write_jsonl
+        from intentforge.data.split import dedup_key
         from intentforge.data.split import split as split_rows
         from intentforge.evaluate.runner import load_rows
 
         # Never train on the evaluation set: its texts are dropped before the split.
         held_out = [str(r["text"]) for r in load_rows(dev_sets)] if dev_sets else []
+        held_out_keys = {dedup_key(t) for t in held_out}
         result = split_rows(
             read_dataset(paths.generated, catalogue),
             data.train_rows,
@@ -114,7 +125,13 @@ def plan(settings: Settings, catalogue: Catalogue, progress: Progress | None = N
             data.seed,
             exclude=held_out,
         )
-        write_jsonl(paths.train, result.train)
+        extra = [
+            row
+            for path in data.extra_train
+            for row in read_dataset(path, catalogue)
+            if dedup_key(str(row["text"])) not in held_out_keys
+        ]
+        write_jsonl(paths.train, result.train + extra)
         write_jsonl(paths.test, result.test)
 
     def train() -> None:
@@ -176,7 +193,7 @@ def plan(settings: Settings, catalogue: Catalogue, progress: Progress | None = N
             "data",
             {
                 "data": data.model_dump(
-                    mode="json", exclude={"out_dir", "train_rows", "test_rows"}
+                    mode="json", exclude={"out_dir", "train_rows", "test_rows", "extra_train"}
                 ),
                 "catalogue": catalogue_id,
                 "llm": settings.llm.model_dump(mode="json") if data.generator == "llm" else None,
@@ -189,7 +206,7 @@ def plan(settings: Settings, catalogue: Catalogue, progress: Progress | None = N
         Stage(
             "split",
             {"train_rows": data.train_rows, "test_rows": data.test_rows, "seed": data.seed},
-            [paths.generated, *dev_sets],
+            [paths.generated, *dev_sets, *data.extra_train],
             [paths.train, paths.test],
             split,
             "deduplicate and split",
