@@ -90,11 +90,10 @@ def test_rebuild_skips_what_is_current_and_redoes_what_a_config_change_touches(
 
 
 def test_extra_training_rows_join_the_train_split_but_never_dev_texts(tmp_path: Path) -> None:
-    from tiny_model import TEST_ROWS, write_rows
-
     from intentforge.build.pipeline import plan
     from intentforge.build.stages import run_stages
     from intentforge.errors import IntentforgeError
+    from tiny_model import TEST_ROWS, write_rows
 
     catalogue = load_catalogue()
     dev = write_rows(tmp_path / "dev.jsonl", TEST_ROWS[:2])
@@ -127,5 +126,5 @@ def test_extra_training_rows_join_the_train_split_but_never_dev_texts(tmp_path: 
     assert len(texts) == 31
     assert texts[-1] == "and email to Alex saying see you soon"
 
-    with pytest.raises(IntentforgeError, match="extra_train file .* not found"):
+    with pytest.raises(IntentforgeError, match=r"extra_train file .* not found"):
         plan(settings_with([tmp_path / "missing.jsonl"]), catalogue)

@@ -73,7 +73,7 @@ def plan(settings: Settings, catalogue: Catalogue, progress: Progress | None = N
     data, train_cfg, export_cfg = settings.data, settings.train, settings.export
     catalogue_id = json.dumps(
         [
-            [i.name, i.parameters.model_json_schema(), list(i.examples), i.slot_values, i.slot_rates]
+            [i.name, i.parameters.model_json_schema(), [*i.examples], i.slot_values, i.slot_rates]
             for i in catalogue.intents
         ],
         sort_keys=True,
