@@ -128,3 +128,15 @@ def test_extra_training_rows_join_the_train_split_but_never_dev_texts(tmp_path: 
 
     with pytest.raises(IntentforgeError, match=r"extra_train file .* not found"):
         plan(settings_with([tmp_path / "missing.jsonl"]), catalogue)
+
+
+def test_full_fine_tuning_is_tracked_by_its_model_directory(tmp_path: Path) -> None:
+    """lora: false writes run/model, not run/adapter: the train stage must expect that."""
+    from intentforge.train.train import run_dir_for
+
+    settings = load_settings(None, {"train": {"lora": False, "runs_dir": tmp_path}})
+    paths = build_paths(settings)
+    assert paths.adapter == paths.run_dir / "model"
+    lora = build_paths(load_settings(None, {"train": {"runs_dir": tmp_path}}))
+    assert lora.adapter == lora.run_dir / "adapter"
+    assert run_dir_for(settings.train, paths.run_dir.name) == paths.run_dir

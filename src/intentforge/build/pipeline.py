@@ -24,7 +24,7 @@ class BuildPaths:
     train: Path
     test: Path
     run_dir: Path
-    adapter: Path
+    adapter: Path  # what training writes: the LoRA adapter, or the whole model (lora: false)
     merged: Path
     models: dict[str, Path]  # quantization -> GGUF
     report_dir: Path
@@ -53,7 +53,7 @@ def build_paths(settings: Settings) -> BuildPaths:
         train=data_dir / "train.jsonl",
         test=data_dir / "test.jsonl",
         run_dir=run_dir,
-        adapter=run_dir / "adapter",
+        adapter=run_dir / ("adapter" if settings.train.lora else "model"),
         merged=run_dir / "merged",
         models={
             q: settings.export.out_dir / f"{name}.{q}.gguf" for q in settings.export.quantizations
