@@ -131,12 +131,22 @@ def test_extra_training_rows_join_the_train_split_but_never_dev_texts(tmp_path: 
 
 
 def test_full_fine_tuning_is_tracked_by_its_model_directory(tmp_path: Path) -> None:
-    """lora: false writes run/model, not run/adapter: the train stage must expect that."""
-    from intentforge.train.train import run_dir_for
+    """Training every weight writes run/model, LoRA run/adapter: the train stage must expect the
+    right one, including when train.lora is unset (every weight for the small presets)."""
+    from intentforge.train.train import learning_rate
 
-    settings = load_settings(None, {"train": {"lora": False, "runs_dir": tmp_path}})
-    paths = build_paths(settings)
+    def paths_for(**train: Any):
+        settings = load_settings(None, {"train": {"runs_dir": tmp_path, **train}})
+        return build_paths(settings), settings.train
+
+    paths, default = paths_for()  # smollm2-135m preset, lora unset
     assert paths.adapter == paths.run_dir / "model"
-    lora = build_paths(load_settings(None, {"train": {"runs_dir": tmp_path}}))
-    assert lora.adapter == lora.run_dir / "adapter"
-    assert run_dir_for(settings.train, paths.run_dir.name) == paths.run_dir
+    assert learning_rate(default) == 1e-4
+    paths, lora = paths_for(lora=True)
+    assert paths.adapter == paths.run_dir / "adapter"
+    assert learning_rate(lora) == 2e-3
+    paths, _ = paths_for(base=str(tmp_path / "my-model"))  # unknown size: LoRA
+    assert paths.adapter == paths.run_dir / "adapter"
+    paths, pinned = paths_for(lora=False, learning_rate=3e-5)
+    assert paths.adapter == paths.run_dir / "model"
+    assert learning_rate(pinned) == 3e-5

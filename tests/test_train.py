@@ -157,7 +157,8 @@ def test_lora_on_smollm2_lowers_the_loss(
     tiny_dataset: tuple[Path, Path], tmp_path: Path, catalogue
 ) -> None:
     config = tiny_train_config(
-        tmp_path, Path("unused"), base="smollm2-135m", rank=8, alpha=16, learning_rate=2e-3,
+        tmp_path, Path("unused"), base="smollm2-135m", lora=True, rank=8, alpha=16,
+        learning_rate=2e-3,
         epochs=3, batch_size=8, max_steps=None,
     )  # fmt: skip
     result = train(config, catalogue=catalogue, train_path=tiny_dataset[0], test_path=None)

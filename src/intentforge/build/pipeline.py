@@ -14,6 +14,7 @@ from intentforge.build.stages import Stage, StageOutcome, run_stages
 from intentforge.catalogue import Catalogue
 from intentforge.config import Settings, load_secrets
 from intentforge.errors import IntentforgeError
+from intentforge.train.models import uses_lora
 
 _DATA_PACKAGE = Path(__file__).resolve().parent.parent / "data"
 
@@ -53,7 +54,8 @@ def build_paths(settings: Settings) -> BuildPaths:
         train=data_dir / "train.jsonl",
         test=data_dir / "test.jsonl",
         run_dir=run_dir,
-        adapter=run_dir / ("adapter" if settings.train.lora else "model"),
+        adapter=run_dir
+        / ("adapter" if uses_lora(settings.train.lora, settings.train.base) else "model"),
         merged=run_dir / "merged",
         models={
             q: settings.export.out_dir / f"{name}.{q}.gguf" for q in settings.export.quantizations

@@ -38,6 +38,7 @@ from intentforge.train.models import (
     load_model,
     load_tokenizer,
     resolve_base,
+    uses_lora,
 )
 
 if TYPE_CHECKING:
@@ -135,7 +136,7 @@ def train(
     torch.manual_seed(config.seed)
     model = prepare_model(config, base, device)
     trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate, weight_decay=0.0)
+    optimizer = torch.optim.AdamW(trainable, lr=learning_rate(config), weight_decay=0.0)
     batches_per_epoch = math.ceil(len(train_split.examples) / config.batch_size)
     total_steps = math.ceil(config.epochs * batches_per_epoch)
     if config.max_steps is not None:
@@ -223,7 +224,7 @@ def train(
             checkpoint()
 
     # LoRA: the adapter alone (merge adds it to the base); full fine-tuning: the whole model.
-    adapter_dir = run_dir / ("adapter" if config.lora else "model")
+    adapter_dir = run_dir / ("adapter" if uses_lora(config.lora, config.base) else "model")
     model.save_pretrained(adapter_dir)
     tokenizer.save_pretrained(adapter_dir)
     result = TrainResult(
@@ -381,9 +382,19 @@ def _prepare_run_dir(run_dir: Path, record: dict[str, Any], restart: bool) -> No
     tmp.replace(config_path)
 
 
+def learning_rate(config: TrainConfig) -> float:
+    """The peak learning rate: as set, else 2e-3 for LoRA adapters and 1e-4 for every weight
+    (full fine-tuning of SmolLM2 at 1e-4 beat LoRA at 2e-3 on the dev set)."""
+    if config.learning_rate is not None:
+        return config.learning_rate
+    return 2e-3 if uses_lora(config.lora, config.base) else 1e-4
+
+
 def prepare_model(config: TrainConfig, base: ResolvedBase, device: str) -> PreTrainedModel:
     """The model to train: the base wrapped with LoRA adapters, or the whole base (lora: false)."""
-    return _lora_model(config, base, device) if config.lora else _full_model(base, device)
+    if uses_lora(config.lora, config.base):
+        return _lora_model(config, base, device)
+    return _full_model(base, device)
 
 
 def _full_model(base: ResolvedBase, device: str) -> PreTrainedModel:
