@@ -51,11 +51,18 @@ def train(
     qlora: bool | None = typer.Option(
         None, "--qlora/--no-qlora", help="On CUDA, load a hub base in 4-bit NF4 (QLoRA)."
     ),
+    lora: bool | None = typer.Option(
+        None,
+        "--lora/--full",
+        help="LoRA adapters, or train every weight (default: every weight for the small presets, "
+        "LoRA for anything else).",
+    ),
     restart: bool = typer.Option(
         False, "--restart", help="Discard an existing run of this name instead of resuming it."
     ),
 ) -> None:
-    """Fine-tune the base model with LoRA (QLoRA on CUDA); resumes a killed run where it stopped."""
+    """Fine-tune the base model (every weight for the small presets, LoRA or QLoRA for bigger
+    ones); resumes a killed run where it stopped."""
     from intentforge.train.train import train as train_model
 
     overrides = {
@@ -76,6 +83,7 @@ def train(
             "device": device,
             "threads": threads,
             "qlora": qlora,
+            "lora": lora,
         }
     }
     settings = settings_from(config, overrides)
