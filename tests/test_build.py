@@ -132,7 +132,7 @@ def test_extra_training_rows_join_the_train_split_but_never_dev_texts(tmp_path: 
 
 def test_full_fine_tuning_is_tracked_by_its_model_directory(tmp_path: Path) -> None:
     """Training every weight writes run/model, LoRA run/adapter: the train stage must expect the
-    right one, including when train.lora is unset (every weight for the small presets)."""
+    right one, including when train.lora is unset (every weight for smollm2-135m only)."""
     from intentforge.train.train import learning_rate
 
     def paths_for(**train: Any):
@@ -146,6 +146,8 @@ def test_full_fine_tuning_is_tracked_by_its_model_directory(tmp_path: Path) -> N
     assert paths.adapter == paths.run_dir / "adapter"
     assert learning_rate(lora) == 2e-3
     paths, _ = paths_for(base=str(tmp_path / "my-model"))  # unknown size: LoRA
+    assert paths.adapter == paths.run_dir / "adapter"
+    paths, _ = paths_for(base="gemma3-270m")
     assert paths.adapter == paths.run_dir / "adapter"
     paths, pinned = paths_for(lora=False, learning_rate=3e-5)
     assert paths.adapter == paths.run_dir / "model"

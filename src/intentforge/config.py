@@ -70,7 +70,7 @@ class TrainConfig(_Section):
     lora: bool | None = Field(
         None,
         description="LoRA adapters (true) or every weight (false); unset: every weight for the "
-        "small presets (smollm2-135m, gemma3-270m), LoRA (QLoRA on CUDA) for anything else.",
+        "smollm2-135m preset, LoRA (QLoRA on CUDA) for anything else.",
     )
     rank: int = Field(16, ge=1)
     alpha: int = Field(32, ge=1)

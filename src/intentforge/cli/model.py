@@ -54,15 +54,15 @@ def train(
     lora: bool | None = typer.Option(
         None,
         "--lora/--full",
-        help="LoRA adapters, or train every weight (default: every weight for the small presets, "
-        "LoRA for anything else).",
+        help="LoRA adapters, or train every weight (default: every weight for smollm2-135m, LoRA "
+        "for anything else).",
     ),
     restart: bool = typer.Option(
         False, "--restart", help="Discard an existing run of this name instead of resuming it."
     ),
 ) -> None:
-    """Fine-tune the base model (every weight for the small presets, LoRA or QLoRA for bigger
-    ones); resumes a killed run where it stopped."""
+    """Fine-tune the base model (every weight of smollm2-135m, LoRA or QLoRA for other bases);
+    resumes a killed run where it stopped."""
     from intentforge.train.train import train as train_model
 
     overrides = {
