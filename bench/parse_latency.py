@@ -179,7 +179,7 @@ def main() -> None:
     steps = [step_ms(True), step_ms(False)]
     plain_parser.close()
 
-    import llama_cpp  # after the Parser: it sets OpenMP's wait policy before libgomp loads
+    import llama_cpp
 
     llm = llama_cpp.Llama(
         str(model), n_ctx=config.n_ctx, n_threads=opts.threads, n_threads_batch=opts.threads,

@@ -158,3 +158,15 @@ def test_a_fine_tuned_model_answers_its_training_requests_exactly(tiny_gguf: Pat
             assert free.stopped_by_eos
     finally:
         parser.close()
+
+
+@pytest.mark.parametrize(("passive", "expected"), [(True, "PASSIVE"), (False, None)])
+def test_passive_openmp_waits_only_when_asked(
+    smollm2_gguf: Path, monkeypatch: pytest.MonkeyPatch, passive: bool, expected: str | None
+) -> None:
+    import os
+
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    parser = Parser(smollm2_gguf, load_catalogue(), RuntimeConfig(n_threads=1, omp_passive=passive))
+    parser.close()
+    assert os.environ.get("OMP_WAIT_POLICY") == expected

@@ -119,6 +119,14 @@ class RuntimeConfig(_Section):
     timezone: str = Field("UTC", description="IANA time zone for dates when a request names none.")
     n_batch: int = Field(64, ge=8, description="Tokens evaluated per llama.cpp batch.")
     flash_attn: bool = Field(False, description="llama.cpp flash attention.")
+    # OpenMP's default lets llama.cpp's threads spin briefly between steps: p50 333 ms on an idle
+    # 2-core machine, against 1141 ms with sleeping (passive) waits. Spinning only hurts when the
+    # cores are shared (several workers, a busy host): there 2 threads were 3.5x slower than 1.
+    omp_passive: bool = Field(
+        False,
+        description="Sleep instead of spin between llama.cpp steps (OMP_WAIT_POLICY=PASSIVE): "
+        "for hosts whose cores are shared; 3.4x slower on an idle machine.",
+    )
     # Off by default: on the fine-tuned SmolLM2 it cut dev-set slot exact match from 59.7 % to
     # 37.1 % (80 rows), because forced text is tokenized apart from what the model generated.
     jump_forward: bool = Field(

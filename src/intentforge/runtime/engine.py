@@ -99,11 +99,11 @@ class Engine:
 
     def __init__(self, model_path: Path, grammar: str, config: RuntimeConfig) -> None:
         check_model_file(model_path)
-        # llama.cpp's OpenMP threads spin while they wait; when the cores are shared (other
-        # workers, other processes) a spinning thread steals the core its partner needs, and 2
-        # threads became 4x slower than 1 (bench/parse_latency.py). Sleeping waits avoid that.
-        # Set before libgomp loads; a value the user exported wins.
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        # llama.cpp's OpenMP threads spin briefly while they wait: fastest on free cores, but on
+        # shared ones a spinning thread steals the core its partner needs. Only effective before
+        # libgomp loads (torch loads it too); a value the user exported wins.
+        if config.omp_passive:
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         import llama_cpp
 
         self._lib = llama_cpp
