@@ -102,7 +102,10 @@ class TrainConfig(_Section):
 
 class ExportConfig(_Section):
     quantizations: list[str] = Field(
-        default_factory=lambda: ["q4_k_m"], description="Any of q4_k_m, q8_0, f16."
+        # q8_0 scored higher than q4_k_m on the dev set (97.0 vs 96.5 % intent, 76.9 vs 75.6 %
+        # slot exact match, 95.6 vs 91.1 % refusal) at the same latency, for 145 MB vs 105 MB.
+        default_factory=lambda: ["q8_0"],
+        description="Any of q4_k_m, q8_0, f16.",
     )
     out_dir: Path = Path("build/models")
     cache_dir: Path = Field(

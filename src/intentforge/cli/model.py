@@ -139,7 +139,7 @@ def export(
         None, "--merged", help="Merged model directory (default: build/runs/<name>/merged)."
     ),
     quantizations: list[str] | None = typer.Option(
-        None, "--quant", "-q", help="q4_k_m (default), q8_0 or f16; repeat for several."
+        None, "--quant", "-q", help="q8_0 (default), q4_k_m or f16; repeat for several."
     ),
     out_dir: Path | None = typer.Option(None, "--out-dir", help="Where GGUF files go."),
     prepare: bool = typer.Option(
