@@ -14,7 +14,7 @@ from intentforge.build.stages import Stage, StageOutcome, run_stages
 from intentforge.catalogue import Catalogue
 from intentforge.config import Settings, load_secrets
 from intentforge.errors import IntentforgeError
-from intentforge.train.models import uses_lora
+from intentforge.train.models import weights_dir
 
 _DATA_PACKAGE = Path(__file__).resolve().parent.parent / "data"
 
@@ -54,8 +54,7 @@ def build_paths(settings: Settings) -> BuildPaths:
         train=data_dir / "train.jsonl",
         test=data_dir / "test.jsonl",
         run_dir=run_dir,
-        adapter=run_dir
-        / ("adapter" if uses_lora(settings.train.lora, settings.train.base) else "model"),
+        adapter=weights_dir(settings.train, run_dir),
         merged=run_dir / "merged",
         models={
             q: settings.export.out_dir / f"{name}.{q}.gguf" for q in settings.export.quantizations
@@ -113,13 +112,12 @@ def plan(settings: Settings, catalogue: Catalogue, progress: Progress | None = N
 
     def split() -> None:
         from intentforge.data.jsonl import read_dataset, write_jsonl
-        from intentforge.data.split import dedup_key
+        from intentforge.data.split import drop_texts
         from intentforge.data.split import split as split_rows
         from intentforge.evaluate.runner import load_rows
 
         # Never train on the evaluation set: its texts are dropped before the split.
         held_out = [str(r["text"]) for r in load_rows(dev_sets)] if dev_sets else []
-        held_out_keys = {dedup_key(t) for t in held_out}
         result = split_rows(
             read_dataset(paths.generated, catalogue),
             data.train_rows,
@@ -127,12 +125,9 @@ def plan(settings: Settings, catalogue: Catalogue, progress: Progress | None = N
             data.seed,
             exclude=held_out,
         )
-        extra = [
-            row
-            for path in data.extra_train
-            for row in read_dataset(path, catalogue)
-            if dedup_key(str(row["text"])) not in held_out_keys
-        ]
+        extra = drop_texts(
+            [row for path in data.extra_train for row in read_dataset(path, catalogue)], held_out
+        )
         write_jsonl(paths.train, result.train + extra)
         write_jsonl(paths.test, result.test)
 

@@ -44,8 +44,10 @@ def _slot_field(intent: str, slot: str, spec: Any, where: str) -> tuple[Any, Any
             raise IntentforgeError(
                 f"{where}: {key} of slot {intent}.{slot} must be a non-empty list, like [a, b]"
             )
-    rate = spec.get("rate", 0.5)
-    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate < 1:
+    rate = spec.get("rate")
+    if "rate" in spec and (
+        isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 < rate < 1
+    ):
         raise IntentforgeError(
             f"{where}: rate of slot {intent}.{slot} must be a number between 0 and 1 (exclusive), "
             "how often people mention it"

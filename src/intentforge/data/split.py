@@ -103,6 +103,12 @@ def _allocate(total: int, counts: dict[str, int], caps: dict[str, int]) -> dict[
     return alloc
 
 
+def drop_texts(rows: Sequence[Row], texts: Iterable[str]) -> list[Row]:
+    """`rows` without those whose text, normalised as for deduplication, is one of `texts`."""
+    keys = {dedup_key(text) for text in texts}
+    return [row for row in rows if dedup_key(row["text"]) not in keys]
+
+
 def split(
     rows: Sequence[Row],
     train_rows: int,
@@ -119,8 +125,7 @@ def split(
     """
     if train_rows < 1 or test_rows < 1:
         raise IntentforgeError("train and test sizes must be at least 1 row each")
-    excluded_keys = {dedup_key(text) for text in exclude}
-    kept = [row for row in rows if dedup_key(row["text"]) not in excluded_keys]
+    kept = drop_texts(rows, exclude)
     excluded = len(rows) - len(kept)
     unique, exact, near = deduplicate(kept, near_threshold)
     if len(unique) < 2:

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from intentforge.config import TrainConfig
 from intentforge.errors import IntentforgeError
 
 if TYPE_CHECKING:
@@ -72,13 +73,18 @@ PRESETS: dict[str, BasePreset] = {
 DEFAULT_PRESET = "smollm2-135m"
 
 
-def uses_lora(lora: bool | None, base: str) -> bool:
+def uses_lora(config: TrainConfig) -> bool:
     """`train.lora` resolved: unset means every weight where the preset says so (smollm2-135m),
     LoRA otherwise (hub ids and local directories may be billions of parameters)."""
-    if lora is not None:
-        return lora
-    preset = PRESETS.get(base)
+    if config.lora is not None:
+        return config.lora
+    preset = PRESETS.get(config.base)
     return not (preset is not None and preset.full_finetune)
+
+
+def weights_dir(config: TrainConfig, run_dir: Path) -> Path:
+    """What training writes in `run_dir`: adapter/ for LoRA, model/ when every weight is trained."""
+    return run_dir / ("adapter" if uses_lora(config) else "model")
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from intentforge.train.models import (
     load_tokenizer,
     resolve_base,
     uses_lora,
+    weights_dir,
 )
 
 if TYPE_CHECKING:
@@ -224,7 +225,7 @@ def train(
             checkpoint()
 
     # LoRA: the adapter alone (merge adds it to the base); full fine-tuning: the whole model.
-    adapter_dir = run_dir / ("adapter" if uses_lora(config.lora, config.base) else "model")
+    adapter_dir = weights_dir(config, run_dir)
     model.save_pretrained(adapter_dir)
     tokenizer.save_pretrained(adapter_dir)
     result = TrainResult(
@@ -387,12 +388,12 @@ def learning_rate(config: TrainConfig) -> float:
     (full fine-tuning of SmolLM2 at 1e-4 beat LoRA at 2e-3 on the dev set)."""
     if config.learning_rate is not None:
         return config.learning_rate
-    return 2e-3 if uses_lora(config.lora, config.base) else 1e-4
+    return 2e-3 if uses_lora(config) else 1e-4
 
 
 def prepare_model(config: TrainConfig, base: ResolvedBase, device: str) -> PreTrainedModel:
     """The model to train: the base wrapped with LoRA adapters, or the whole base (lora: false)."""
-    if uses_lora(config.lora, config.base):
+    if uses_lora(config):
         return _lora_model(config, base, device)
     return _full_model(base, device)
 
