@@ -57,10 +57,10 @@ def test_load_rows_reads_files_and_folders_in_name_order(tmp_path: Path) -> None
 def test_load_rows_names_the_bad_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps(ROWS[0]) + "\n{not json\n", encoding="utf-8")
-    with pytest.raises(IntentforgeError, match=r"bad\.jsonl:2: not valid JSON"):
+    with pytest.raises(IntentforgeError, match=r"bad\.jsonl line 2: not valid JSON"):
         load_rows([bad])
     _write(bad, [{"text": "no intent"}])
-    with pytest.raises(IntentforgeError, match=r"bad\.jsonl:1: a row needs"):
+    with pytest.raises(IntentforgeError, match=r"bad\.jsonl line 1: a row needs"):
         load_rows([bad])
     with pytest.raises(IntentforgeError, match="dataset not found"):
         load_rows([tmp_path / "missing.jsonl"])

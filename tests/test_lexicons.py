@@ -78,3 +78,15 @@ def test_out_of_scope_topics_are_many_and_fillable():
     fillable |= {"project"}
     for template in templates:
         assert {m[1] for m in _PLACEHOLDER.finditer(template)} <= fillable, template
+
+
+def test_composed_day_time_phrases_join_due_and_noun_once_each():
+    for kind in ("due", "noun"):
+        dates = lexicons.dates(kind)
+        assert len(dates) == len(set(dates))
+        assert "wednesday night" in dates and "friday at 10am" in dates
+    # Every other pairing only: "monday" (index 1) pairs with odd-indexed times.
+    assert "monday afternoon" in lexicons.dates("due")
+    assert "monday morning" in lexicons.dates("due")  # listed by hand, not composed
+    assert "tuesday afternoon" not in lexicons.dates("noun")
+    assert all("|" not in d for d in lexicons.dates("noun"))

@@ -60,6 +60,25 @@ def test_fitted_run_learns_its_data(tiny_run) -> None:
     assert losses[-1] < losses[0] / 10
 
 
+@pytest.mark.parametrize("freeze", [True, False])
+def test_full_fine_tuning_keeps_the_embeddings_only_when_asked(
+    tiny_base: Path, tiny_dataset: tuple[Path, Path], tmp_path: Path, catalogue, freeze: bool
+) -> None:
+    from safetensors.torch import load_file
+
+    config = tiny_train_config(
+        tmp_path / "runs", tiny_base, lora=False, max_steps=2, freeze_embeddings=freeze
+    )
+    result = train(config, catalogue=catalogue, train_path=tiny_dataset[0], test_path=None)
+
+    before = load_file(tiny_base / "model.safetensors")
+    after = load_file(result.adapter_dir / "model.safetensors")
+    embedding = "model.embed_tokens.weight"
+    assert after[embedding].equal(before[embedding]) is freeze
+    changed = [name for name in before if name != embedding and not after[name].equal(before[name])]
+    assert "model.layers.0.self_attn.q_proj.weight" in changed
+
+
 def test_complete_run_is_not_retrained_but_a_changed_config_starts_over(
     tiny_base: Path, tiny_dataset: tuple[Path, Path], tmp_path: Path, catalogue
 ) -> None:

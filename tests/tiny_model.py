@@ -133,6 +133,7 @@ def tiny_train_config(runs_dir: Path, base_dir: Path, **overrides: Any) -> Train
         "device": "cpu",
         "runs_dir": runs_dir,
         "save_every_steps": 1000,
+        "freeze_embeddings": False,  # a random base has no vocabulary to keep
     }
     values.update(overrides)
     return TrainConfig(**values)

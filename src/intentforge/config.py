@@ -88,7 +88,16 @@ class TrainConfig(_Section):
     max_length: int = Field(128, ge=16, description="Longer rows are dropped, never truncated.")
     seed: int = 13
     max_steps: int | None = Field(None, ge=1, description="Stop early after this many steps.")
-    save_every_steps: int = Field(25, ge=1, description="Checkpoint interval (and each epoch).")
+    save_every_steps: int = Field(
+        100,
+        ge=1,
+        description="Checkpoint interval (and each epoch); a full-model checkpoint costs ~5 s.",
+    )
+    freeze_embeddings: bool = Field(
+        True,
+        description="Training every weight: keep the token embeddings (and a tied output head) "
+        "as the base has them; 20 % of SmolLM2's weights, ~8 % faster steps.",
+    )
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int | None = Field(
         None, ge=1, description="CPU threads (None: all cores; 1 wins on a busy shared machine)."

@@ -20,7 +20,7 @@ SOURCES = ("templates", "llm", "dev", "speech")
 REQUIRED_KEYS = ("id", "text", "intent", "parameters", "source")
 
 
-def _numbered_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def numbered_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) for every non-blank line; errors name the file and line."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -48,7 +48,7 @@ def _numbered_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """Every JSON object in `path` (blank lines skipped), unvalidated."""
-    return [row for _, row in _numbered_rows(path)]
+    return [row for _, row in numbered_rows(path)]
 
 
 def validate_row(row: Mapping[str, Any], catalogue: Catalogue) -> dict[str, Any]:
@@ -69,7 +69,7 @@ def validate_row(row: Mapping[str, Any], catalogue: Catalogue) -> dict[str, Any]
 def read_dataset(path: Path, catalogue: Catalogue) -> list[dict[str, Any]]:
     """Read and validate a dataset; the first bad row stops it, naming file and line."""
     rows = []
-    for number, row in _numbered_rows(path):
+    for number, row in numbered_rows(path):
         try:
             rows.append(validate_row(row, catalogue))
         except IntentforgeError as exc:

@@ -63,9 +63,21 @@ def contacts() -> tuple[str, ...]:
 def dates(kind: str = "due") -> tuple[str, ...]:
     """When, as spoken: `due` (standalone), `noun` (after "for"/"due"/"by") or `weather` (days).
 
-    A part before "|" is said but not part of the slot: "on |friday" labels "friday".
+    A part before "|" is said but not part of the slot: "on |friday" labels "friday". `due` and
+    `noun` also get every other "<day> <time>" pairing of the `compose` section.
     """
-    return tuple(load_yaml("lexicons", "dates.yaml")[kind])
+    doc = load_yaml("lexicons", "dates.yaml")
+    listed = tuple(doc[kind])
+    if kind not in {"due", "noun"}:
+        return listed
+    days, times = doc["compose"]["days"], doc["compose"]["times"]
+    pairs = (
+        f"{day} {time}"
+        for i, day in enumerate(days)
+        for j, time in enumerate(times)
+        if (i + j) % 2 == 0
+    )
+    return listed + tuple(dict.fromkeys(p for p in pairs if p not in listed))
 
 
 def priorities(kind: str = "suffix") -> dict[str, int]:

@@ -3,7 +3,6 @@ directory through transformers, or the original workflow's few-shot baseline."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ from typing import Any, Protocol
 
 from intentforge.catalogue import Catalogue, IntentCall
 from intentforge.config import RuntimeConfig, Settings
+from intentforge.data.jsonl import numbered_rows
 from intentforge.errors import IntentforgeError, ModelOutputError
 from intentforge.evaluate.metrics import Metrics, Prediction, compute_metrics
 
@@ -79,17 +79,10 @@ def load_rows(paths: Sequence[Path]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for path in paths:
         for file in _jsonl_files(Path(path)):
-            lines = file.read_text(encoding="utf-8").splitlines()
-            for number, line in enumerate(lines, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise IntentforgeError(f"{file}:{number}: not valid JSON ({exc.msg})") from None
-                if not isinstance(row, dict) or not {"text", "intent"} <= set(row):
+            for number, row in numbered_rows(file):
+                if not {"text", "intent"} <= set(row):
                     raise IntentforgeError(
-                        f"{file}:{number}: a row needs at least 'text' and 'intent'"
+                        f"{file} line {number}: a row needs at least 'text' and 'intent'"
                     )
                 row.setdefault("id", f"{file.stem}-{number}")
                 row.setdefault("parameters", {})
