@@ -79,6 +79,36 @@ def test_full_fine_tuning_keeps_the_embeddings_only_when_asked(
     assert "model.layers.0.self_attn.q_proj.weight" in changed
 
 
+def test_frozen_layers_keep_the_base_weights_and_all_frozen_is_refused(
+    tiny_base: Path, tiny_dataset: tuple[Path, Path], tmp_path: Path, catalogue
+) -> None:
+    from safetensors.torch import load_file
+
+    config = tiny_train_config(tmp_path / "runs", tiny_base, lora=False, max_steps=2)
+    result = train(
+        config.model_copy(update={"freeze_layers": 1}),
+        catalogue=catalogue,
+        train_path=tiny_dataset[0],
+        test_path=None,
+    )
+    before = load_file(tiny_base / "model.safetensors")
+    after = load_file(result.adapter_dir / "model.safetensors")
+    for name in before:
+        if name.startswith("model.layers.0."):
+            assert after[name].equal(before[name]), name
+    assert not after["model.layers.1.mlp.up_proj.weight"].equal(
+        before["model.layers.1.mlp.up_proj.weight"]
+    )
+    with pytest.raises(IntentforgeError, match="would freeze all 2 blocks"):
+        train(
+            config.model_copy(update={"freeze_layers": 2}),
+            catalogue=catalogue,
+            train_path=tiny_dataset[0],
+            test_path=None,
+            restart=True,
+        )
+
+
 def test_complete_run_is_not_retrained_but_a_changed_config_starts_over(
     tiny_base: Path, tiny_dataset: tuple[Path, Path], tmp_path: Path, catalogue
 ) -> None:

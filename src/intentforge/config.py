@@ -98,6 +98,12 @@ class TrainConfig(_Section):
         description="Training every weight: keep the token embeddings (and a tied output head) "
         "as the base has them; 20 % of SmolLM2's weights, ~8 % faster steps.",
     )
+    freeze_layers: int = Field(
+        0,
+        ge=0,
+        description="Training every weight: keep the first N transformer blocks as the base has "
+        "them (backpropagation stops above them: 10 of SmolLM2's 30 make steps ~20 % faster).",
+    )
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int | None = Field(
         None, ge=1, description="CPU threads (None: all cores; 1 wins on a busy shared machine)."
