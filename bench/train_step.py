@@ -1,4 +1,4 @@
-"""Training step time and peak memory of the default config (LoRA on smollm2-135m, CPU).
+"""Training step time and peak memory of the default config (smollm2-135m on the CPU).
 
     .venv/bin/python bench/train_step.py [--data build/data/train.jsonl] [--steps 8]
 
@@ -18,10 +18,19 @@ from pathlib import Path
 import torch
 
 from intentforge.catalogue import load_catalogue
-from intentforge.config import load_settings
+from intentforge.config import TrainConfig, load_settings
 from intentforge.train.dataset import collate, encode_rows, length_batches, read_rows
-from intentforge.train.models import end_of_turn_token, load_tokenizer, resolve_base
-from intentforge.train.train import completion_loss, prepare_model
+from intentforge.train.models import end_of_turn_token, load_tokenizer, resolve_base, uses_lora
+from intentforge.train.train import completion_loss, learning_rate, make_optimizer, prepare_model
+
+
+def _what_trains(config: TrainConfig) -> str:
+    if uses_lora(config):
+        return f"LoRA r={config.rank} alpha={config.alpha} modules={config.target_modules}"
+    frozen = ["embeddings"] if config.freeze_embeddings else []
+    if config.freeze_layers:
+        frozen.append(f"first {config.freeze_layers} blocks")
+    return "every weight" + (f" but the {' and '.join(frozen)}" if frozen else "")
 
 
 def main() -> None:
@@ -49,7 +58,7 @@ def main() -> None:
     examples = split.examples
     batches = length_batches(examples, batch_size=config.batch_size, seed=config.seed, epoch=0)
     trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=config.learning_rate)
+    optimizer = make_optimizer(config, trainable, "cpu")
     model.train()
     times, tokens = [], []
     pad = tokenizer.pad_token_id or 0
@@ -58,6 +67,7 @@ def main() -> None:
         t0 = time.monotonic()
         loss = completion_loss(model, batch, "cpu")
         loss.backward()
+        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         times.append(time.monotonic() - t0)
@@ -67,10 +77,10 @@ def main() -> None:
     mean_len = sum(len(e) for e in examples) / len(examples)
     print(f"cores: {os.cpu_count()}  torch threads: {torch.get_num_threads()}")
     print(
-        f"base: {config.base}  lora r={config.rank} alpha={config.alpha} "
-        f"modules={config.target_modules}  batch {config.batch_size}"
+        f"base: {config.base}  {_what_trains(config)}  batch {config.batch_size}  "
+        f"lr {learning_rate(config):g}"
     )
-    print(f"load (tokenizer + model + LoRA): {load_s:.1f} s")
+    print(f"load (tokenizer + model): {load_s:.1f} s")
     print(
         f"rows: {len(examples)}  mean tokens/row: {mean_len:.1f}  "
         f"dropped (> {config.max_length} tokens): {split.dropped_too_long}"

@@ -210,9 +210,7 @@ def plan(settings: Settings, catalogue: Catalogue, progress: Progress | None = N
             split,
             "deduplicate and split",
         ),
-        Stage(
-            "train", train_params, [paths.train], [paths.adapter], train, "fine-tune"
-        ),
+        Stage("train", train_params, [paths.train], [paths.adapter], train, "fine-tune"),
         Stage("merge", {}, [paths.adapter], [paths.merged], merge, "merge the adapter"),
         Stage(
             "export",

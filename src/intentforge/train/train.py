@@ -137,11 +137,7 @@ def train(
     torch.manual_seed(config.seed)
     model = prepare_model(config, base, device)
     trainable = [p for p in model.parameters() if p.requires_grad]
-    # fused: one kernel over all parameters instead of a loop of small ones, the same update;
-    # 0.52 -> 0.19 s per step for SmolLM2 on 2 cores.
-    optimizer = torch.optim.AdamW(
-        trainable, lr=learning_rate(config), weight_decay=0.0, fused=device in {"cpu", "cuda"}
-    )
+    optimizer = make_optimizer(config, trainable, device)
     batches_per_epoch = math.ceil(len(train_split.examples) / config.batch_size)
     total_steps = math.ceil(config.epochs * batches_per_epoch)
     if config.max_steps is not None:
@@ -393,6 +389,18 @@ def learning_rate(config: TrainConfig) -> float:
     if config.learning_rate is not None:
         return config.learning_rate
     return 2e-3 if uses_lora(config) else 1e-4
+
+
+def make_optimizer(
+    config: TrainConfig, parameters: list[torch.nn.Parameter], device: str
+) -> torch.optim.Optimizer:
+    """AdamW at the config's learning rate, fused: one kernel over all parameters instead of a
+    loop of small ones, the same update (0.52 -> 0.19 s per step for SmolLM2 on 2 cores)."""
+    import torch
+
+    return torch.optim.AdamW(
+        parameters, lr=learning_rate(config), weight_decay=0.0, fused=device in {"cpu", "cuda"}
+    )
 
 
 def prepare_model(config: TrainConfig, base: ResolvedBase, device: str) -> PreTrainedModel:
