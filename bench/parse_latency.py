@@ -3,8 +3,7 @@
     .venv/bin/python bench/parse_latency.py [--model build/models/x.gguf] [--repeats 3]
 
 Rows (each over the same requests, greedy, same prompt and token bound):
-- runtime: Parser.parse (catalogue grammar, greedy-first grammar check) with the experimental
-  jump-forward on;
+- runtime: Parser.parse (catalogue grammar, greedy-first grammar check) with jump-forward on;
 - runtime, no jump-forward: every token sampled (the default setting);
 - unconstrained: the same decoding loop without grammar (the cost floor per token);
 - llama-cpp-python grammar: stock `create_completion(grammar=...)` with the catalogue grammar,

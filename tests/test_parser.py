@@ -66,6 +66,31 @@ def test_jump_forward_appends_fixed_text_without_sampling_it(
         assert catalogue.render(catalogue.validate(gen.text)) == gen.text
 
 
+def test_jump_forward_stops_before_a_word_the_model_must_finish() -> None:
+    from intentforge.runtime.engine import _without_last_run
+
+    assert _without_last_run(b'","pr') == b'","'  # "priority" or "project": the model picks
+    assert _without_last_run(b'{"intent":"') == b'{"intent'
+    assert _without_last_run(b'"priority":') == b'"priority'
+    assert _without_last_run(b"intent") == b""
+
+
+def test_jump_forward_context_is_the_answer_tokenized_as_training_does(
+    smollm2_parser: Parser,
+) -> None:
+    # Forced text joins the model's tokens as one string would tokenize: the evaluated context is
+    # a prefix of prompt + answer tokenized whole, never the answer in pieces.
+    engine = smollm2_parser._engine
+    for text in ("remind me to buy milk tomorrow, it's urgent", "email anna about the trip"):
+        prompt = smollm2_parser.prompt_tokens(text)
+        gen = smollm2_parser.generate(text, grammar=True, max_tokens=48)
+        assert gen.forced_tokens > 0
+        whole = prompt + engine.tokenize(gen.text, special=False)
+        evaluated = list(engine._llm._input_ids)
+        assert evaluated == whole[: len(evaluated)]
+        assert len(evaluated) > len(prompt) + 2
+
+
 def test_running_out_of_tokens_is_a_model_output_error(smollm2_gguf: Path) -> None:
     # No intent call renders in 8 tokens (the shortest, `none`, takes 11).
     parser = Parser(smollm2_gguf, load_catalogue(), RuntimeConfig(max_tokens=8, n_threads=1))

@@ -19,6 +19,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -94,6 +95,19 @@ def check_model_file(path: Path) -> None:
         )
 
 
+def _byte_class(byte: int) -> int:
+    char = chr(byte)
+    return 0 if char.isalpha() else 1 if char.isdigit() else 2 if char.isspace() else 3
+
+
+def _without_last_run(text: bytes) -> bytes:
+    """`text` without its trailing run of one character class (letters, digits, spaces, other)."""
+    end = len(text)
+    while end and _byte_class(text[end - 1]) == _byte_class(text[-1]):
+        end -= 1
+    return text[:end]
+
+
 class Engine:
     """One llama.cpp model and context; not thread-safe: one caller at a time."""
 
@@ -138,6 +152,7 @@ class Engine:
         self._full = _TokenArray(np.arange(self.n_vocab))
         self._one = _TokenArray(np.zeros(1))
         byte_tokens, self._byte_of = self._single_byte_tokens()
+        self._token_of_byte = {byte: token for token, byte in self._byte_of.items()}
         self._eog = {t for t in range(self.n_vocab) if llama_cpp.llama_vocab_is_eog(self._vocab, t)}
         self._probe = _TokenArray(np.array(byte_tokens + sorted(self._eog)))
 
@@ -180,11 +195,29 @@ class Engine:
         return int(self._full.data.id[best])
 
     def _forced_text(self) -> tuple[bytes, bool]:
-        """Text the grammar allows in exactly one way from here, and whether the grammar is done."""
+        """Text the grammar allows in exactly one way from here, accepted into the grammar, and
+        whether the grammar is done.
+
+        Short of the grammar's end, the text stops before its last run of letters (or digits, or
+        punctuation): '","pr' would leave the model a token 'pr' it never saw in training, where
+        '","priority":' came as '","', 'priority', '":'; the model writes that run itself.
+        """
+        probe = self._lib.llama_sampler_clone(self._grammar)
+        try:
+            forced, done = self._walk_forced(probe)
+        finally:
+            self._lib.llama_sampler_free(probe)
+        if not done:
+            forced = _without_last_run(forced)
+        for byte in forced:
+            self._lib.llama_sampler_accept(self._grammar, self._token_of_byte[byte])
+        return forced, done
+
+    def _walk_forced(self, grammar: Any) -> tuple[bytes, bool]:
         forced = bytearray()
         while True:
             self._probe.fill(0.0)
-            self._lib.llama_sampler_apply(self._grammar, ctypes.byref(self._probe.array))
+            self._lib.llama_sampler_apply(grammar, ctypes.byref(self._probe.array))
             allowed = self._probe.ids[np.isfinite(self._probe.data.logit)]
             if len(allowed) == 0:
                 return bytes(forced), False
@@ -193,7 +226,7 @@ class Engine:
             byte = self._byte_of[int(allowed[0])]
             if byte >= 0x80:  # a lone UTF-8 lead byte: let the model pick the whole character
                 return bytes(forced), False
-            self._lib.llama_sampler_accept(self._grammar, int(allowed[0]))
+            self._lib.llama_sampler_accept(grammar, int(allowed[0]))
             forced.append(byte)
 
     def generate(
@@ -242,11 +275,10 @@ class Engine:
                 forced, done = self._forced_text()
                 timings["grammar_ms"] += (time.perf_counter() - t0) * 1000
                 if forced:
-                    forced_tokens = self._llm.tokenize(forced, add_bos=False, special=False)
-                    pending.extend(forced_tokens)
                     out += forced
-                    n_generated += len(forced_tokens)
-                    n_forced += len(forced_tokens)
+                    pending, added = self._join_forced(prompt_tokens, out, forced, pending)
+                    n_generated += added
+                    n_forced += added
                 if done:
                     stopped = True
                     if check_eos:
@@ -292,6 +324,28 @@ class Engine:
             corrected_tokens=n_corrected,
             timings_ms={k: round(v, 2) for k, v in timings.items()},
         )
+
+    def _join_forced(
+        self, prompt_tokens: list[int], out: bytearray, forced: bytes, pending: list[int]
+    ) -> tuple[list[int], int]:
+        """The tokens still to evaluate once `forced` (already in `out`) joins the answer, and how
+        many answer tokens that added.
+
+        Training tokenized each answer as one string, so forced text tokenized on its own gives
+        the model token boundaries it never saw: a '"' it generated followed by a forced
+        ',"due":"' is '",' + '"due":"' in training. The context becomes the answer so far
+        tokenized as a whole; the KV cache keeps the prefix that did not change.
+        """
+        try:
+            bytes(out).decode("utf-8")
+        except UnicodeDecodeError:  # inside a multi-byte character: keep the model's own tokens
+            forced_tokens = self._llm.tokenize(forced, add_bos=False, special=False)
+            return pending + forced_tokens, len(forced_tokens)
+        before = self._llm.n_tokens + len(pending)
+        answer = self._llm.tokenize(bytes(out), add_bos=False, special=False)
+        context = prompt_tokens + answer
+        self._reuse_prefix(context)
+        return context[self._llm.n_tokens :], len(context) - before
 
     def _reuse_prefix(self, tokens: list[int]) -> None:
         """Keep the cached KV of the longest prefix shared with the last request (at least one
