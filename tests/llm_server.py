@@ -11,15 +11,15 @@ import email.utils
 import itertools
 import json
 import re
-import sys
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from intentforge.catalogue import OUT_OF_SCOPE, Catalogue
+from servers.local_http import QuietHTTPServer
 
 _INTENT = re.compile(r'Write (\d+) requests for the intent "(\w+)"')
 _SLOTS = re.compile(r"^\d+\. slots: (.*?) \|", re.MULTILINE)
@@ -38,13 +38,6 @@ ACTIONS = (
     "drop",
     "401",
 )
-
-
-class _QuietServer(ThreadingHTTPServer):
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client that hung up (a run cancelled mid-request) is expected, not a failure."""
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
 
 
 @dataclass
@@ -68,7 +61,7 @@ class FakeLLMServer:
         self.max_in_flight = 0
         self._lock = threading.Lock()
         self._numbers = itertools.count(1)
-        self._httpd = _QuietServer(("127.0.0.1", 0), self._handler_class())
+        self._httpd = QuietHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 

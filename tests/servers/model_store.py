@@ -10,8 +10,10 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from servers.local_http import QuietHTTPServer
 
 _RANGE_RE = re.compile(r"^bytes=(\d+)-$")
 
@@ -94,7 +96,7 @@ class ModelStore:
                 self.rfile.readline()
                 return b"".join(parts)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = QuietHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
