@@ -276,9 +276,12 @@ class Engine:
                 timings["grammar_ms"] += (time.perf_counter() - t0) * 1000
                 if forced:
                     out += forced
-                    pending, added = self._join_forced(prompt_tokens, out, forced, pending)
+                    # Counted as tokenized alone: joined to the answer, a forced ',' can merge
+                    # into the model's '"' and add no token, yet the text was not its choice.
+                    forced_tokens = self._llm.tokenize(forced, add_bos=False, special=False)
+                    n_forced += len(forced_tokens)
+                    pending, added = self._join_forced(prompt_tokens, out, forced_tokens, pending)
                     n_generated += added
-                    n_forced += added
                 if done:
                     stopped = True
                     if check_eos:
@@ -326,10 +329,10 @@ class Engine:
         )
 
     def _join_forced(
-        self, prompt_tokens: list[int], out: bytearray, forced: bytes, pending: list[int]
+        self, prompt_tokens: list[int], out: bytearray, forced_tokens: list[int], pending: list[int]
     ) -> tuple[list[int], int]:
-        """The tokens still to evaluate once `forced` (already in `out`) joins the answer, and how
-        many answer tokens that added.
+        """The tokens still to evaluate once forced text (already in `out`; `forced_tokens` alone)
+        joins the answer, and how many answer tokens that added.
 
         Training tokenized each answer as one string, so forced text tokenized on its own gives
         the model token boundaries it never saw: a '"' it generated followed by a forced
@@ -339,7 +342,6 @@ class Engine:
         try:
             bytes(out).decode("utf-8")
         except UnicodeDecodeError:  # inside a multi-byte character: keep the model's own tokens
-            forced_tokens = self._llm.tokenize(forced, add_bos=False, special=False)
             return pending + forced_tokens, len(forced_tokens)
         before = self._llm.n_tokens + len(pending)
         answer = self._llm.tokenize(bytes(out), add_bos=False, special=False)
