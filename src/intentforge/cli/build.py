@@ -110,7 +110,7 @@ def run(
     if built:
         console.print("model is up to date: starting the server")
     else:
-        console.print("building the default model (first run: about 13 minutes on 2 CPU cores)")
+        console.print("building the default model (first run: about 10 minutes on 2 CPU cores)")
         _build(settings, force=False)
     model = build_paths(settings).primary_model
     host, port_ = settings.server.host, settings.server.port

@@ -407,36 +407,30 @@ def prepare_model(config: TrainConfig, base: ResolvedBase, device: str) -> PreTr
     """The model to train: the base wrapped with LoRA adapters, or the whole base (lora: false)."""
     if uses_lora(config):
         return _lora_model(config, base, device)
-    return _full_model(
-        base,
-        device,
-        freeze_embeddings=config.freeze_embeddings,
-        freeze_layers=config.freeze_layers,
-    )
+    return _full_model(config, base, device)
 
 
-def _full_model(
-    base: ResolvedBase, device: str, *, freeze_embeddings: bool, freeze_layers: int
-) -> PreTrainedModel:
+def _full_model(config: TrainConfig, base: ResolvedBase, device: str) -> PreTrainedModel:
     """Every weight trainable: for tiny bases (and big GPUs), where LoRA's low rank is the limit.
 
-    `freeze_embeddings` keeps the input embeddings (and the output head when it is tied to them)
-    as the base has them: the vocabulary is learned already, and its gradient and optimiser
-    update are a fifth of SmolLM2's step for nothing the task needs. `freeze_layers` keeps the
-    first blocks too: no gradient flows below the lowest trainable one, so its backward is skipped.
+    `train.freeze_embeddings` keeps the input embeddings (and the output head when it is tied to
+    them) as the base has them: the vocabulary is learned already, and its gradient and optimiser
+    update are a fifth of SmolLM2's step for nothing the task needs. `train.freeze_layers` keeps
+    the first blocks too: no gradient flows below the lowest trainable one, so its backward is
+    skipped.
     """
     model = load_model(base, device=device)
     model.requires_grad_(True)
-    if freeze_embeddings:
+    if config.freeze_embeddings:
         model.get_input_embeddings().requires_grad_(False)
-    if freeze_layers:
+    if config.freeze_layers:
         blocks = model.get_decoder().layers
-        if freeze_layers >= len(blocks):
+        if config.freeze_layers >= len(blocks):
             raise IntentforgeError(
-                f"train.freeze_layers={freeze_layers} would freeze all {len(blocks)} blocks of "
-                f"{base.name}: choose fewer"
+                f"train.freeze_layers={config.freeze_layers} would freeze all {len(blocks)} "
+                f"blocks of {base.name}: choose fewer"
             )
-        for block in blocks[:freeze_layers]:
+        for block in blocks[: config.freeze_layers]:
             block.requires_grad_(False)
     return model
 
