@@ -285,3 +285,35 @@ def test_builtin_declarations_are_the_catalogue_contract():
     names = [i.name for i in BUILTIN_INTENTS]
     assert names == ["add_task", "get_weather", "send_email", "none"]
     assert all(i.description and i.examples for i in BUILTIN_INTENTS)
+
+
+def test_request_grammar_holds_text_slots_to_spans_of_the_request(catalogue, llama_vocab):
+    llama_cpp, _ = llama_vocab
+    model = llama_cpp.Llama(str(_smollm2_gguf()), vocab_only=True, verbose=False)
+    request = 'Email Anna: the "keys" are under the mat, thanks!'
+    grammar = catalogue.grammar(request)
+    assert _llama_cpp_parses(llama_vocab, grammar)
+
+    def admits(parameters: str) -> bool:
+        answer = '{"intent":"send_email","parameters":' + parameters + "}"
+        return _llama_cpp_admits(llama_vocab, model, grammar, answer)
+
+    assert admits('{"to":"Anna","body":"the \\"keys\\" are under the mat"}')
+    assert admits('{"to":"anna","body":"The \\"keys\\" are under the mat, thanks!"}')  # any case
+    assert admits('{"to":"Anna","subject":"keys"}')  # starts after a quote mark
+    assert not admits('{"to":"Bob"}')  # not said
+    assert not admits('{"to":"Anna the keys"}')  # skips the colon: not one span
+    assert not admits('{"to":"nna"}')  # starts inside a word
+    assert not admits('{"to":"Anna "}')  # ends on a space
+    assert not admits('{"to":"Anna","body":"the keys are under the mat"}')  # quotes dropped
+    # Integers and the intent names are untouched; without a request any string goes.
+    task = '{"intent":"add_task","parameters":{"content":"Anna","priority":1}}'
+    assert _llama_cpp_admits(llama_vocab, model, grammar, task)
+    anyone = '{"intent":"send_email","parameters":{"to":"Bob"}}'
+    assert _llama_cpp_admits(llama_vocab, model, catalogue.grammar(), anyone)
+    model.close()
+
+
+def test_request_grammar_copes_with_any_text(catalogue, llama_vocab):
+    for request in ("São Paulo weather 🌧", "back\\slash and tab-free", "a", "x" * 900):
+        assert _llama_cpp_parses(llama_vocab, catalogue.grammar(request)), request

@@ -9,6 +9,7 @@ import pytest
 from intentforge.catalogue import IntentCall
 from intentforge.errors import IntentforgeError
 from intentforge.runtime import DateResolver, resolve_call
+from intentforge.runtime.dates import detach_dates
 
 # Wednesday 25 November 2026, 13:30 UTC (14:30 in Paris).
 NOW = datetime(2026, 11, 25, 13, 30, tzinfo=UTC)
@@ -100,3 +101,29 @@ def test_resolve_call_covers_due_and_date_slots_only(resolver: DateResolver) -> 
         "date": {"text": "friday", "iso": "2026-11-27"}
     }
     assert resolve_call(email, resolver, timezone=tz, now=NOW) == {}
+
+
+@pytest.mark.parametrize(
+    ("content", "due", "kept"),
+    [
+        ("put the bins out wednesday night", "wednesday night", "put the bins out"),
+        ("buy concert tickets on Friday at 10", "friday at 10", "buy concert tickets"),
+        ("pay rent, due monday.", "monday", "pay rent"),
+        ("get gas on the way to work", "tomorrow", "get gas on the way to work"),  # not repeated
+        ("watch the fortnight", "night", "watch the fortnight"),  # not the same words
+        ("tomorrow", "tomorrow", "tomorrow"),  # never the whole value
+        ("on friday", "friday", "on friday"),  # nothing but the connector would be left
+    ],
+)
+def test_detach_dates_cuts_a_repeated_date_from_the_end_of_text_slots(
+    content: str, due: str, kept: str
+) -> None:
+    call = IntentCall("add_task", {"content": content, "due": due, "priority": 2})
+    assert detach_dates(call).parameters == {"content": kept, "due": due, "priority": 2}
+
+
+def test_detach_dates_covers_every_date_slot() -> None:
+    call = IntentCall("get_weather", {"location": "Boston tomorrow", "date": "tomorrow"})
+    assert detach_dates(call).parameters == {"location": "Boston", "date": "tomorrow"}
+    untouched = IntentCall("send_email", {"to": "mum", "body": "see you tomorrow"})
+    assert detach_dates(untouched) is untouched

@@ -41,6 +41,21 @@ def test_every_answer_is_the_canonical_rendering_of_a_valid_call(smollm2_parser:
     assert answered >= 2
 
 
+def test_text_slots_are_spans_of_the_request(smollm2_parser: Parser) -> None:
+    texts = [*REQUESTS, "Email Anna: the keys are under the mat", "wetter in munich tomorrow"]
+    values = 0
+    for text in texts:
+        try:
+            result = smollm2_parser.parse(text)
+        except ModelOutputError:
+            continue
+        for value in result.call.parameters.values():
+            if isinstance(value, str):
+                values += 1
+                assert value.casefold() in text.casefold(), (text, result.call)
+    assert values >= 3
+
+
 def test_greedy_parsing_is_deterministic(smollm2_parser: Parser) -> None:
     first = smollm2_parser.parse(REQUESTS[2])
     second = smollm2_parser.parse(REQUESTS[2])

@@ -151,6 +151,14 @@ class RuntimeConfig(_Section):
     # must finish, it cut slot exact match from 82.1 to 67.9 %.
     # Off by default only because `intentforge eval` then needs its grammar-free second answer for
     # every row (forced text is not the model's choice): +55 s on the build's 10-minute budget.
+    # Default model on the dev set: slot exact match 82.1 -> 82.7 % (it wrote "Saturday at 10"
+    # for "Friday at 10", "Anna the keys are under the mat" as a recipient). Training data holds
+    # the same invariant, so the grammar only ever removes answers the model was never taught.
+    span_slots: bool = Field(
+        True,
+        description="Hold every text slot to a span of the request (copied words, any case): "
+        "the model may cut a value short, never invent one.",
+    )
     jump_forward: bool = Field(
         False,
         description='Append text the grammar fixes (e.g. \'","parameters":{"\') in one '

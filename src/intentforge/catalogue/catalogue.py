@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -79,9 +80,14 @@ class Catalogue:
             "oneOf": variants,
         }
 
-    def grammar(self) -> str:
-        """GBNF grammar for llama.cpp admitting exactly the canonical rendering of every intent."""
-        return build_grammar([(i.name, i.parameters.model_json_schema()) for i in self.intents])
+    def grammar(self, request: str | None = None) -> str:
+        """GBNF grammar for llama.cpp admitting exactly the canonical rendering of every intent;
+        given the request's text, text slots may only copy spans of it."""
+        return build_grammar(self._schemas, request)
+
+    @functools.cached_property
+    def _schemas(self) -> list[tuple[str, dict[str, Any]]]:
+        return [(i.name, i.parameters.model_json_schema()) for i in self.intents]
 
     def validate(self, data: str | bytes | Mapping[str, Any]) -> IntentCall:
         """Parse and validate model output (JSON text or an already-parsed object).

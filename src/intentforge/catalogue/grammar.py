@@ -4,6 +4,12 @@ Hand-written because llama-cpp-python's generic JSON-schema converter admits any
 whitespace: more tokens to sample, and more ways to go wrong. This grammar admits exactly one
 rendering per intent call (keys in declared order, no spaces, absent slots omitted), which is also
 what training teaches, so constrained decoding never fights the fine-tune.
+
+Given the request, text slots may only take a span of the request's text, the invariant every
+training row is built with (templates insert values into the text; the LLM generator drops rows
+whose values are not spans): the model can end a value early or start it late, but cannot write
+"Saturday" when "Friday" was said. Hand-written too: no library builds "any substring of this text"
+grammars.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ boolean ::= "true" | "false"
 """
 
 _MAX_ENUMERATED_INTEGERS = 64
+_SPAN = "span"
 
 
 def _literal(text: str) -> str:
@@ -34,8 +41,8 @@ def _rule_name(*parts: str) -> str:
     return "-".join(re.sub(r"[^a-zA-Z0-9]+", "-", p).strip("-").lower() or "x" for p in parts)
 
 
-def _value_rule(prop: dict[str, Any]) -> str:
-    """The GBNF expression for one slot's value."""
+def _value_rule(prop: dict[str, Any], *, spans: bool = False) -> str:
+    """The GBNF expression for one slot's value (`spans`: text slots copy request spans)."""
     if "anyOf" in prop:  # Optional[X] is anyOf [X, null]: the slot is simply omitted instead
         options = [p for p in prop["anyOf"] if p.get("type") != "null"]
         if len(options) != 1:
@@ -52,7 +59,7 @@ def _value_rule(prop: dict[str, Any]) -> str:
         return _literal(json.dumps(prop["const"], ensure_ascii=False))
     kind = prop.get("type")
     if kind == "string":
-        return "string"
+        return _SPAN if spans else "string"
     if kind == "integer":
         low, high = prop.get("minimum"), prop.get("maximum")
         if low is not None and high is not None and 0 <= high - low < _MAX_ENUMERATED_INTEGERS:
@@ -65,7 +72,7 @@ def _value_rule(prop: dict[str, Any]) -> str:
     raise ValueError(f"unsupported slot type: {prop}")
 
 
-def _object_rules(prefix: str, schema: dict[str, Any]) -> tuple[str, list[str]]:
+def _object_rules(prefix: str, schema: dict[str, Any], *, spans: bool) -> tuple[str, list[str]]:
     """Rules for a parameters object whose optional slots may be absent, keys in declared order."""
     props: dict[str, Any] = schema.get("properties", {})
     required = set(schema.get("required", []))
@@ -74,7 +81,8 @@ def _object_rules(prefix: str, schema: dict[str, Any]) -> tuple[str, list[str]]:
     slot = {}
     for name in names:
         rule = _rule_name(prefix, "slot", name)
-        rules.append(f"{rule} ::= {_literal(json.dumps(name) + ':')} {_value_rule(props[name])}")
+        value = _value_rule(props[name], spans=spans)
+        rules.append(f"{rule} ::= {_literal(json.dumps(name) + ':')} {value}")
         slot[name] = rule
 
     # first-i: the slots from i on, the first present one written without a leading comma;
@@ -103,16 +111,64 @@ def _object_rules(prefix: str, schema: dict[str, Any]) -> tuple[str, list[str]]:
     return obj, rules
 
 
-def build_grammar(intents: list[tuple[str, dict[str, Any]]]) -> str:
-    """GBNF for `{"intent":"<name>","parameters":{...}}` over (name, parameters schema) pairs."""
+def _char_expr(char: str) -> str:
+    """GBNF for one request character as the JSON string writes it, either case for a letter."""
+    upper, lower = char.upper(), char.lower()
+    if char.isalpha() and len(upper) == 1 and len(lower) == 1 and upper != lower:
+        return f"[{lower}{upper}]"
+    written = json.dumps(char, ensure_ascii=False)[1:-1]  # '"' -> '\"', controls -> \uXXXX
+    return '"' + written.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _span_starts(text: str) -> list[int]:
+    """Where a copied value may begin: a word's first character, or a letter or digit right after
+    punctuation ('Anna' in 'Anna:', 'milk' in '(milk')."""
+    starts = []
+    for i, char in enumerate(text):
+        if char.isspace():
+            continue
+        after_space = i == 0 or text[i - 1].isspace()
+        after_mark = i > 0 and not text[i - 1].isalnum() and char.isalnum()
+        if after_space or after_mark:
+            starts.append(i)
+    return starts
+
+
+def span_rules(text: str) -> list[str]:
+    """Rules for `span`: any run of `text` (case aside) that starts where `_span_starts` allows
+    and ends anywhere but on a space. One rule per character: `sK` is a non-empty prefix of
+    text[K:], so the grammar stays linear in the text's length."""
+    starts = _span_starts(text)
+    if not starts:  # blank text (the runtime refuses it before generating): any string
+        return [f"{_SPAN} ::= string"]
+    rules = [f'{_SPAN} ::= "\\"" ({" | ".join(f"s{i}" for i in starts)}) "\\""']
+    last = len(text) - 1
+    for i, char in enumerate(text):
+        expr = _char_expr(char)
+        if i == last:
+            rules.append(f"s{i} ::= {expr}")
+        elif char.isspace():
+            rules.append(f"s{i} ::= {expr} s{i + 1}")
+        else:
+            rules.append(f"s{i} ::= {expr} s{i + 1}?")
+    return rules
+
+
+def build_grammar(intents: list[tuple[str, dict[str, Any]]], request: str | None = None) -> str:
+    """GBNF for `{"intent":"<name>","parameters":{...}}` over (name, parameters schema) pairs.
+
+    With `request` (the text as the model reads it), text slots must copy a span of it."""
     alternatives = []
     rules: list[str] = []
+    spans = request is not None
     for name, schema in intents:
-        obj, obj_rules = _object_rules(_rule_name("i", name), schema)
+        obj, obj_rules = _object_rules(_rule_name("i", name), schema, spans=spans)
         rules.extend(obj_rules)
         call = _rule_name("i", name, "call")
         head = _literal(json.dumps(name) + ',"parameters":')
         rules.append(f"{call} ::= {head} {obj}")
         alternatives.append(call)
     root = f'root ::= "{{\\"intent\\":" ({" | ".join(alternatives)}) "}}"'
+    if request is not None:
+        rules.extend(span_rules(request))
     return "\n".join([root, *rules]) + "\n" + _STRING_RULES.strip() + "\n"

@@ -62,6 +62,12 @@ def intents(
     config: ConfigOption = None,
     schema: bool = typer.Option(False, "--schema", help="Print the output JSON Schema."),
     grammar: bool = typer.Option(False, "--grammar", help="Print the llama.cpp GBNF grammar."),
+    request: str | None = typer.Option(
+        None,
+        "--request",
+        help="Print the grammar the runtime uses for this request: its text slots may only "
+        "copy spans of it (runtime.span_slots).",
+    ),
 ) -> None:
     """List the catalogue's intents, or print the schema or grammar derived from it."""
     import json
@@ -72,8 +78,10 @@ def intents(
     if schema:
         print(json.dumps(catalogue.json_schema(), indent=2))
         return
-    if grammar:
-        print(catalogue.grammar(), end="")
+    if grammar or request is not None:
+        from intentforge.prompt import normalise_text
+
+        print(catalogue.grammar(None if request is None else normalise_text(request)), end="")
         return
     for intent in catalogue.intents:
         slots = ", ".join(s + ("" if s in intent.required_slots else "?") for s in intent.slots)

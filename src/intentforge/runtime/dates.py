@@ -143,3 +143,36 @@ def resolve_call(
             span = resolver.resolve(value, kind=kind, timezone=timezone, now=now)
             resolved[slot] = span.to_dict()
     return resolved
+
+
+# What may join a task to its date: "call mum on friday", "pay rent by the 1st", "due monday".
+_TRAILING_CONNECTOR = re.compile(r"[\s,;:-]*(?:\b(?:due|on|at|by|for|before|until|over)\s*)*$")
+
+
+def detach_dates(call: IntentCall) -> IntentCall:
+    """The call with each date span cut from the end of the other text slots that repeat it.
+
+    The model sometimes writes the date twice: content "put the bins out wednesday night" and due
+    "wednesday night". The date has its own slot (resolved, shown apart by Todoist), so the task
+    text keeps "put the bins out". Only a whole trailing repeat is cut, with the word that joined
+    it ("on friday"), and never the whole value.
+    """
+    params = dict(call.parameters)
+    for slot in DATE_SLOTS:
+        span = params.get(slot)
+        if not isinstance(span, str) or not span.strip():
+            continue
+        needle = span.strip().casefold()
+        for name, value in params.items():
+            if name in DATE_SLOTS or not isinstance(value, str):
+                continue
+            folded = value.rstrip(" .,!?").casefold()
+            if not folded.endswith(needle) or len(folded) == len(needle):
+                continue
+            head = value[: len(folded) - len(needle)]
+            if head and head[-1].isalnum():  # "tonight" in "fortnight": not the same words
+                continue
+            kept = _TRAILING_CONNECTOR.sub("", head).rstrip()
+            if kept:
+                params[name] = kept
+    return IntentCall(call.intent, params) if params != call.parameters else call

@@ -143,11 +143,8 @@ class Engine:
         self._ctx = self._llm._ctx.ctx
         self._vocab = self._llm._model.vocab
         self.n_vocab = self._llm.n_vocab()
-        self._grammar = llama_cpp.llama_sampler_init_grammar(
-            self._vocab, grammar.encode("utf-8"), b"root"
-        )
-        if not self._grammar:
-            raise IntentforgeError("llama.cpp rejects the catalogue grammar", status_code=500)
+        self._grammar = self._compile(grammar)
+        self._active = self._grammar  # the grammar of the generation under way
         self._lock = threading.Lock()
         self._full = _TokenArray(np.arange(self.n_vocab))
         self._one = _TokenArray(np.zeros(1))
@@ -161,6 +158,14 @@ class Engine:
             self._lib.llama_sampler_free(self._grammar)
             self._grammar = None
         self._llm.close()
+
+    def _compile(self, grammar: str) -> Any:
+        sampler = self._lib.llama_sampler_init_grammar(
+            self._vocab, grammar.encode("utf-8"), b"root"
+        )
+        if not sampler:
+            raise IntentforgeError("llama.cpp rejects the grammar", status_code=500)
+        return sampler
 
     def _single_byte_tokens(self) -> tuple[list[int], dict[int, int]]:
         """Tokens whose text is one byte: the probe set for forced characters."""
@@ -183,12 +188,12 @@ class Engine:
     def _grammar_accepts(self, token: int) -> bool:
         self._one.ids[0] = token
         self._one.fill(0.0)
-        self._lib.llama_sampler_apply(self._grammar, ctypes.byref(self._one.array))
+        self._lib.llama_sampler_apply(self._active, ctypes.byref(self._one.array))
         return bool(np.isfinite(self._one.data.logit[0]))
 
     def _constrained_argmax(self, logits: np.ndarray) -> int:
         self._full.fill(logits)
-        self._lib.llama_sampler_apply(self._grammar, ctypes.byref(self._full.array))
+        self._lib.llama_sampler_apply(self._active, ctypes.byref(self._full.array))
         best = int(np.argmax(self._full.data.logit))
         if not np.isfinite(self._full.data.logit[best]):
             raise ModelOutputError("the grammar admits no next token (a broken catalogue grammar)")
@@ -202,7 +207,7 @@ class Engine:
         punctuation): '","pr' would leave the model a token 'pr' it never saw in training, where
         '","priority":' came as '","', 'priority', '":'; the model writes that run itself.
         """
-        probe = self._lib.llama_sampler_clone(self._grammar)
+        probe = self._lib.llama_sampler_clone(self._active)
         try:
             forced, done = self._walk_forced(probe)
         finally:
@@ -210,7 +215,7 @@ class Engine:
         if not done:
             forced = _without_last_run(forced)
         for byte in forced:
-            self._lib.llama_sampler_accept(self._grammar, self._token_of_byte[byte])
+            self._lib.llama_sampler_accept(self._active, self._token_of_byte[byte])
         return forced, done
 
     def _walk_forced(self, grammar: Any) -> tuple[bytes, bool]:
@@ -233,12 +238,13 @@ class Engine:
         self,
         prompt_tokens: list[int],
         *,
-        grammar: bool,
+        grammar: bool | str,
         max_tokens: int,
         check_eos: bool = False,
         cancel: threading.Event | None = None,
     ) -> Generation:
-        """Greedy continuation of `prompt_tokens`, at most `max_tokens` new tokens."""
+        """Greedy continuation of `prompt_tokens`, at most `max_tokens` new tokens; `grammar`
+        True constrains it with the engine's grammar, a GBNF string with that grammar instead."""
         if len(prompt_tokens) + max_tokens > self.n_ctx:
             raise IntentforgeError(
                 f"text too long: {len(prompt_tokens)} prompt tokens plus {max_tokens} to generate "
@@ -246,7 +252,17 @@ class Engine:
                 status_code=413,
             )
         with self._lock:
-            return self._generate(prompt_tokens, grammar, max_tokens, check_eos, cancel)
+            if not isinstance(grammar, str):
+                if grammar:
+                    self._lib.llama_sampler_reset(self._grammar)
+                self._active = self._grammar
+                return self._generate(prompt_tokens, bool(grammar), max_tokens, check_eos, cancel)
+            self._active = self._compile(grammar)
+            try:
+                return self._generate(prompt_tokens, True, max_tokens, check_eos, cancel)
+            finally:
+                self._lib.llama_sampler_free(self._active)
+                self._active = self._grammar
 
     def _generate(
         self,
@@ -259,8 +275,6 @@ class Engine:
         lib = self._lib
         start = time.perf_counter()
         timings = {"prefill_ms": 0.0, "decode_ms": 0.0, "grammar_ms": 0.0}
-        if grammar:
-            lib.llama_sampler_reset(self._grammar)
         self._reuse_prefix(prompt_tokens)
         pending = prompt_tokens[self._llm.n_tokens :]
         out = bytearray()
@@ -307,7 +321,7 @@ class Engine:
                 stopped = True
                 break
             if grammar:
-                lib.llama_sampler_accept(self._grammar, token)
+                lib.llama_sampler_accept(self._active, token)
             out += self._llm.detokenize([token])
             n_generated += 1
             pending = [token]

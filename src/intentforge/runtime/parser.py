@@ -13,7 +13,7 @@ from intentforge.catalogue import Catalogue, IntentCall
 from intentforge.config import RuntimeConfig, Settings
 from intentforge.errors import IntentforgeError, ModelOutputError
 from intentforge.prompt import normalise_text, render_prompt
-from intentforge.runtime.dates import DateResolver, resolve_call, zone
+from intentforge.runtime.dates import DateResolver, detach_dates, resolve_call, zone
 from intentforge.runtime.engine import Engine, Generation
 
 
@@ -117,8 +117,10 @@ class Parser:
         zone(tz)
         tokens = self.prompt_tokens(_require_text(text))
         tokenized = time.perf_counter()
+        # Text slots (task, place, recipient...) may only copy spans of what the model reads.
+        grammar = self.catalogue.grammar(normalise_text(text)) if self.config.span_slots else True
         gen = self._engine.generate(
-            tokens, grammar=True, max_tokens=self.config.max_tokens, cancel=cancel
+            tokens, grammar=grammar, max_tokens=self.config.max_tokens, cancel=cancel
         )
         if not gen.stopped_by_eos:
             raise ModelOutputError(
@@ -130,6 +132,7 @@ class Parser:
             call = self.catalogue.validate(gen.text)
         except IntentforgeError as exc:
             raise ModelOutputError(f"the model's output is not a valid intent: {exc}") from None
+        call = detach_dates(call)
         validated = time.perf_counter()
         resolved = resolve_call(call, self._dates, timezone=tz, now=now or datetime.now(UTC))
         done = time.perf_counter()
