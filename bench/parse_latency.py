@@ -5,6 +5,8 @@
 Rows (each over the same requests, greedy, same prompt and token bound):
 - runtime: Parser.parse (catalogue grammar, greedy-first grammar check) with jump-forward on;
 - runtime, no jump-forward: every token sampled (the default setting);
+- runtime, no JF, free text slots: the same, without holding text slots to spans of the request
+  (runtime.span_slots off: one catalogue grammar for every request);
 - unconstrained: the same decoding loop without grammar (the cost floor per token);
 - llama-cpp-python grammar: stock `create_completion(grammar=...)` with the catalogue grammar,
   which applies the grammar to the whole vocabulary at every step;
@@ -175,7 +177,11 @@ def main() -> None:
                 tokens += max(0, gen.n_tokens - 1)  # the first token comes from the prefill
         return spent / max(1.0, tokens)
 
-    steps = [step_ms(True), step_ms(False)]
+    steps = [step_ms(True), step_ms(False)]  # the request's grammar, as parse uses it
+    plain_parser.close()
+    free = config.model_copy(update={"jump_forward": False, "span_slots": False})
+    plain_parser = Parser(model, catalogue, free)
+    rows.insert(2, timed(Row("runtime, no JF, free text slots"), REQUESTS, opts.repeats, no_jump))
     plain_parser.close()
 
     import llama_cpp

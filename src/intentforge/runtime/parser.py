@@ -89,11 +89,12 @@ class Parser:
         max_tokens: int | None = None,
         cancel: threading.Event | None = None,
     ) -> Generation:
-        """Raw greedy generation for `text`, for evaluation: `stopped_by_eos` asks the model."""
+        """Raw greedy generation for `text`, for evaluation: `stopped_by_eos` asks the model.
+        `grammar` applies the grammar `parse` uses."""
         tokens = self.prompt_tokens(_require_text(text))
         return self._engine.generate(
             tokens,
-            grammar=grammar,
+            grammar=self._grammar_for(text) if grammar else False,
             max_tokens=max_tokens or self.config.max_tokens,
             check_eos=True,
             cancel=cancel,
@@ -117,10 +118,11 @@ class Parser:
         zone(tz)
         tokens = self.prompt_tokens(_require_text(text))
         tokenized = time.perf_counter()
-        # Text slots (task, place, recipient...) may only copy spans of what the model reads.
-        grammar = self.catalogue.grammar(normalise_text(text)) if self.config.span_slots else True
         gen = self._engine.generate(
-            tokens, grammar=grammar, max_tokens=self.config.max_tokens, cancel=cancel
+            tokens,
+            grammar=self._grammar_for(text),
+            max_tokens=self.config.max_tokens,
+            cancel=cancel,
         )
         if not gen.stopped_by_eos:
             raise ModelOutputError(
@@ -156,6 +158,11 @@ class Parser:
             timezone=tz,
             unconstrained=gen.corrected_tokens == 0 and gen.forced_tokens == 0,
         )
+
+    def _grammar_for(self, text: str) -> str | bool:
+        """The request's grammar: text slots (task, place, recipient...) may only copy spans of
+        what the model reads; True (the engine's catalogue grammar) with runtime.span_slots off."""
+        return self.catalogue.grammar(normalise_text(text)) if self.config.span_slots else True
 
 
 def _require_text(text: str) -> str:
