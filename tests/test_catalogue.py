@@ -315,5 +315,6 @@ def test_request_grammar_holds_text_slots_to_spans_of_the_request(catalogue, lla
 
 
 def test_request_grammar_copes_with_any_text(catalogue, llama_vocab):
-    for request in ("São Paulo weather 🌧", "back\\slash and tab-free", "a", "x" * 900):
+    texts = ("São Paulo weather 🌧", "back\\slash", "a\x00b\x1b[31m", "ǅ ß İ", "a", "x" * 900)
+    for request in texts:
         assert _llama_cpp_parses(llama_vocab, catalogue.grammar(request)), request

@@ -113,9 +113,9 @@ def _object_rules(prefix: str, schema: dict[str, Any], *, spans: bool) -> tuple[
 
 def _char_expr(char: str) -> str:
     """GBNF for one request character as the JSON string writes it, either case for a letter."""
-    upper, lower = char.upper(), char.lower()
-    if char.isalpha() and len(upper) == 1 and len(lower) == 1 and upper != lower:
-        return f"[{lower}{upper}]"
+    forms = dict.fromkeys((char, char.lower(), char.upper()))  # "ǅ" has two other cases
+    if char.isalpha() and len(forms) > 1 and all(len(f) == 1 for f in forms):
+        return f"[{''.join(forms)}]"
     written = json.dumps(char, ensure_ascii=False)[1:-1]  # '"' -> '\"', controls -> \uXXXX
     return '"' + written.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
