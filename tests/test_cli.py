@@ -35,3 +35,24 @@ def test_intents_lists_the_catalogue(tmp_path: Path) -> None:
     assert result.returncode == 0
     for name in ("add_task", "get_weather", "send_email", "none"):
         assert name in result.stderr + result.stdout
+
+
+def test_run_serves_a_fresh_build_from_a_fresh_process(monkeypatch, tmp_path: Path) -> None:
+    # After building in-process, `run` replaces itself with `intentforge serve` (llama.cpp used
+    # from the build's thread left OpenMP threads that made the server's thread 2.5x slower).
+    from intentforge.cli import build
+
+    seen: list[list[str]] = []
+    monkeypatch.setattr("os.execv", lambda exe, argv: seen.append([exe, *argv]))
+    build._serve_in_a_fresh_process(tmp_path / "my.yaml", 8123, tmp_path / "m.gguf")
+    exe, _, flag, code, *args = seen[0]
+    assert (exe, flag) == (sys.executable, "-c")
+    assert args == [
+        "serve", "--model", str(tmp_path / "m.gguf"), "--log-level", "info",
+        "--config", str(tmp_path / "my.yaml"), "--port", "8123",
+    ]  # fmt: skip
+    # The command it execs is the real CLI.
+    done = subprocess.run(
+        [sys.executable, "-c", code, "serve", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "--model" in done.stdout

@@ -120,4 +120,24 @@ def run(
         "-H 'content-type: application/json' "
         '-d \'{"text": "add buy milk to my shopping list for tomorrow"}\'\n'
     )
+    if not built:
+        _serve_in_a_fresh_process(config, port, model)
     serve(config=config, host=None, port=port, workers=None, model=model, log_level="info")
+
+
+def _serve_in_a_fresh_process(config: Path | None, port: int | None, model: Path) -> None:
+    """Replace this process with `intentforge serve`. The build's eval stage ran llama.cpp on this
+    thread; OpenMP keeps that thread's worker team, and the server's worker thread then parsed
+    2.5x slower on 2 cores (p50 ~900 vs ~330 ms) until a restart."""
+    import os
+    import sys
+
+    args = ["serve", "--model", str(model), "--log-level", "info"]
+    if config is not None:
+        args += ["--config", str(config)]
+    if port is not None:
+        args += ["--port", str(port)]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    code = "from intentforge.cli import main; main()"
+    os.execv(sys.executable, [sys.executable, "-c", code, *args])
