@@ -33,8 +33,9 @@ _SPAN = "span"
 
 
 def _literal(text: str) -> str:
-    """A GBNF literal that matches `text` exactly."""
-    return json.dumps(text)
+    """A GBNF literal that matches `text` exactly (non-ASCII as UTF-8: GBNF's \\u escapes cannot
+    spell a character beyond the BMP, which JSON writes as a surrogate pair)."""
+    return json.dumps(text, ensure_ascii=False)
 
 
 def _rule_name(*parts: str) -> str:
@@ -116,8 +117,7 @@ def _char_expr(char: str) -> str:
     forms = dict.fromkeys((char, char.lower(), char.upper()))  # "ǅ" has two other cases
     if char.isalpha() and len(forms) > 1 and all(len(f) == 1 for f in forms):
         return f"[{''.join(forms)}]"
-    written = json.dumps(char, ensure_ascii=False)[1:-1]  # '"' -> '\"', controls -> \uXXXX
-    return '"' + written.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return _literal(json.dumps(char, ensure_ascii=False)[1:-1])  # '"' -> '\"', controls -> \uXXXX
 
 
 def _span_starts(text: str) -> list[int]:
