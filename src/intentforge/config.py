@@ -145,12 +145,6 @@ class RuntimeConfig(_Section):
         description="Sleep instead of spin between llama.cpp steps (OMP_WAIT_POLICY=PASSIVE): "
         "for hosts whose cores are shared; 3.4x slower on an idle machine.",
     )
-    # On the default model: p50 186 vs 260 ms, dev set 96.0/81.4/86.7 % (intent/slot EM/refusal)
-    # vs 96.5/82.1/88.9 % without; 3 of 201 answers differ, from batched vs one-token evaluation.
-    # Before forced text was re-tokenized with the answer and stopped short of a word the model
-    # must finish, it cut slot exact match from 82.1 to 67.9 %.
-    # Off by default only because `intentforge eval` then needs its grammar-free second answer for
-    # every row (forced text is not the model's choice): +55 s on the build's 10-minute budget.
     # Default model on the dev set: slot exact match 82.1 -> 82.7 % (it wrote "Saturday at 10"
     # for "Friday at 10", "Anna the keys are under the mat" as a recipient). Training data holds
     # the same invariant, so the grammar only ever removes answers the model was never taught.
@@ -159,6 +153,12 @@ class RuntimeConfig(_Section):
         description="Hold every text slot to a span of the request (copied words, any case): "
         "the model may cut a value short, never invent one.",
     )
+    # On the default model: p50 186 vs 260 ms, dev set 96.0/81.4/86.7 % (intent/slot EM/refusal)
+    # vs 96.5/82.1/88.9 % without; 3 of 201 answers differ, from batched vs one-token evaluation.
+    # Before forced text was re-tokenized with the answer and stopped short of a word the model
+    # must finish, it cut slot exact match from 82.1 to 67.9 %.
+    # Off by default only because `intentforge eval` then needs its grammar-free second answer for
+    # every row (forced text is not the model's choice): +55 s on the build's 10-minute budget.
     jump_forward: bool = Field(
         False,
         description='Append text the grammar fixes (e.g. \'","parameters":{"\') in one '

@@ -144,7 +144,6 @@ class Engine:
         self._vocab = self._llm._model.vocab
         self.n_vocab = self._llm.n_vocab()
         self._grammar = self._compile(grammar)
-        self._active = self._grammar  # the grammar of the generation under way
         self._lock = threading.Lock()
         self._full = _TokenArray(np.arange(self.n_vocab))
         self._one = _TokenArray(np.zeros(1))
@@ -185,21 +184,21 @@ class Engine:
         ptr = self._lib.llama_get_logits_ith(self._ctx, -1)
         return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,))
 
-    def _grammar_accepts(self, token: int) -> bool:
+    def _grammar_accepts(self, grammar: Any, token: int) -> bool:
         self._one.ids[0] = token
         self._one.fill(0.0)
-        self._lib.llama_sampler_apply(self._active, ctypes.byref(self._one.array))
+        self._lib.llama_sampler_apply(grammar, ctypes.byref(self._one.array))
         return bool(np.isfinite(self._one.data.logit[0]))
 
-    def _constrained_argmax(self, logits: np.ndarray) -> int:
+    def _constrained_argmax(self, grammar: Any, logits: np.ndarray) -> int:
         self._full.fill(logits)
-        self._lib.llama_sampler_apply(self._active, ctypes.byref(self._full.array))
+        self._lib.llama_sampler_apply(grammar, ctypes.byref(self._full.array))
         best = int(np.argmax(self._full.data.logit))
         if not np.isfinite(self._full.data.logit[best]):
             raise ModelOutputError("the grammar admits no next token (a broken catalogue grammar)")
         return int(self._full.data.id[best])
 
-    def _forced_text(self) -> tuple[bytes, bool]:
+    def _forced_text(self, grammar: Any) -> tuple[bytes, bool]:
         """Text the grammar allows in exactly one way from here, accepted into the grammar, and
         whether the grammar is done.
 
@@ -207,7 +206,7 @@ class Engine:
         punctuation): '","pr' would leave the model a token 'pr' it never saw in training, where
         '","priority":' came as '","', 'priority', '":'; the model writes that run itself.
         """
-        probe = self._lib.llama_sampler_clone(self._active)
+        probe = self._lib.llama_sampler_clone(grammar)
         try:
             forced, done = self._walk_forced(probe)
         finally:
@@ -215,7 +214,7 @@ class Engine:
         if not done:
             forced = _without_last_run(forced)
         for byte in forced:
-            self._lib.llama_sampler_accept(self._active, self._token_of_byte[byte])
+            self._lib.llama_sampler_accept(grammar, self._token_of_byte[byte])
         return forced, done
 
     def _walk_forced(self, grammar: Any) -> tuple[bytes, bool]:
@@ -253,21 +252,20 @@ class Engine:
             )
         with self._lock:
             if not isinstance(grammar, str):
-                if grammar:
-                    self._lib.llama_sampler_reset(self._grammar)
-                self._active = self._grammar
-                return self._generate(prompt_tokens, bool(grammar), max_tokens, check_eos, cancel)
-            self._active = self._compile(grammar)
+                sampler = self._grammar if grammar else None
+                if sampler is not None:
+                    self._lib.llama_sampler_reset(sampler)
+                return self._generate(prompt_tokens, sampler, max_tokens, check_eos, cancel)
+            sampler = self._compile(grammar)
             try:
-                return self._generate(prompt_tokens, True, max_tokens, check_eos, cancel)
+                return self._generate(prompt_tokens, sampler, max_tokens, check_eos, cancel)
             finally:
-                self._lib.llama_sampler_free(self._active)
-                self._active = self._grammar
+                self._lib.llama_sampler_free(sampler)
 
     def _generate(
         self,
         prompt_tokens: list[int],
-        grammar: bool,
+        grammar: Any,  # a llama.cpp grammar sampler, reset; None: unconstrained
         max_tokens: int,
         check_eos: bool,
         cancel: threading.Event | None,
@@ -284,9 +282,9 @@ class Engine:
         stopped = False
         first = True
         while True:
-            if grammar and self.jump_forward:
+            if grammar is not None and self.jump_forward:
                 t0 = time.perf_counter()
-                forced, done = self._forced_text()
+                forced, done = self._forced_text(grammar)
                 timings["grammar_ms"] += (time.perf_counter() - t0) * 1000
                 if forced:
                     out += forced
@@ -311,17 +309,17 @@ class Engine:
             first = False
             logits = self._logits()
             token = int(np.argmax(logits))
-            if grammar:
+            if grammar is not None:
                 t0 = time.perf_counter()
-                if not self._grammar_accepts(token):
-                    token = self._constrained_argmax(logits)
+                if not self._grammar_accepts(grammar, token):
+                    token = self._constrained_argmax(grammar, logits)
                     n_corrected += 1
                 timings["grammar_ms"] += (time.perf_counter() - t0) * 1000
             if lib.llama_vocab_is_eog(self._vocab, token):
                 stopped = True
                 break
-            if grammar:
-                lib.llama_sampler_accept(self._active, token)
+            if grammar is not None:
+                lib.llama_sampler_accept(grammar, token)
             out += self._llm.detokenize([token])
             n_generated += 1
             pending = [token]
@@ -330,7 +328,7 @@ class Engine:
             text = out.decode("utf-8")
         except UnicodeDecodeError:
             text = out.decode("utf-8", errors="replace")
-            stopped = stopped and not grammar
+            stopped = stopped and grammar is None
         return Generation(
             text=text,
             stopped_by_eos=stopped,
