@@ -44,12 +44,16 @@ def test_json_schema_has_one_variant_per_intent_with_required_slots(catalogue):
     json.dumps(schema)  # serialisable as served by the API
 
 
-def test_grammar_names_every_intent_and_enumerates_priorities(catalogue):
+def test_grammar_names_every_intent_writes_priority_as_said_and_enumerates_ranges(
+    catalogue, user_catalogue
+):
     grammar = catalogue.grammar()
     assert grammar.startswith("root ::= ")
     for name in catalogue.names:
         assert f'\\"{name}\\",\\"parameters\\":' in grammar
-    assert '("1" | "2" | "3" | "4")' in grammar
+    assert 'i-add-task-slot-priority ::= "\\"priority\\":" string' in grammar  # a phrase
+    thermostat = user_catalogue.grammar()
+    assert '("10" | "11" | "12" |' in thermostat and '| "30")' in thermostat
 
 
 def _smollm2_gguf() -> Path:
@@ -116,7 +120,8 @@ def test_grammar_admits_exactly_the_canonical_renderings(user_catalogue, llama_v
     grammar = user_catalogue.grammar()
     rows = generate(user_catalogue, 60, seed=4)
     renders = {
-        user_catalogue.render({"intent": r["intent"], "parameters": r["parameters"]}) for r in rows
+        user_catalogue.render({"intent": r["intent"], "parameters": r["parameters"]}, r["text"])
+        for r in rows
     }
     assert len(renders) > 40
     for rendered in sorted(renders):
@@ -124,7 +129,8 @@ def test_grammar_admits_exactly_the_canonical_renderings(user_catalogue, llama_v
     for wrong in (
         '{"intent":"add_task","parameters":{"due":"tomorrow","content":"buy milk"}}',  # order
         '{"intent": "none","parameters":{}}',  # whitespace
-        '{"intent":"add_task","parameters":{"content":"x","priority":5}}',  # out of range
+        '{"intent":"add_task","parameters":{"content":"x","priority":1}}',  # a number, not said
+        '{"intent":"set_thermostat","parameters":{"temperature":31}}',  # out of range
         '{"intent":"add_task","parameters":{"content":""}}',  # empty slot
         '{"intent":"add_task","parameters":{"content":"x","due":null}}',  # null slot
         '{"intent":"play_music","parameters":{}}',  # unknown intent
@@ -171,12 +177,14 @@ def test_render_is_canonical_and_round_trips(catalogue):
         "intent": "add_task",
         "parameters": {"project": "Home", "priority": 1, "content": "water the plants"},
     }
-    rendered = catalogue.render(messy)
+    text = "Water the plants, Home list, it's URGENT!"
+    rendered = catalogue.render(messy, text)
     assert rendered == (
-        '{"intent":"add_task","parameters":{"content":"water the plants","priority":1,'
+        '{"intent":"add_task","parameters":{"content":"water the plants","priority":"URGENT",'
         '"project":"Home"}}'
     )
-    assert catalogue.render(catalogue.validate(rendered)) == rendered
+    assert catalogue.validate(rendered).parameters["priority"] == 1
+    assert catalogue.render(catalogue.validate(rendered), text) == rendered
     assert catalogue.render({"intent": "none", "parameters": {}}) == (
         '{"intent":"none","parameters":{}}'
     )
@@ -306,9 +314,10 @@ def test_request_grammar_holds_text_slots_to_spans_of_the_request(catalogue, lla
     assert not admits('{"to":"nna"}')  # starts inside a word
     assert not admits('{"to":"Anna "}')  # ends on a space
     assert not admits('{"to":"Anna","body":"the keys are under the mat"}')  # quotes dropped
-    # Integers and the intent names are untouched; without a request any string goes.
-    task = '{"intent":"add_task","parameters":{"content":"Anna","priority":1}}'
-    assert _llama_cpp_admits(llama_vocab, model, grammar, task)
+    # The intent names are untouched; without a request any string goes.
+    task = '{"intent":"add_task","parameters":{"content":"Anna","priority":"thanks"}}'
+    assert _llama_cpp_admits(llama_vocab, model, grammar, task)  # a priority is a span too
+    assert not _llama_cpp_admits(llama_vocab, model, grammar, task.replace('"thanks"', "1"))
     anyone = '{"intent":"send_email","parameters":{"to":"Bob"}}'
     assert _llama_cpp_admits(llama_vocab, model, catalogue.grammar(), anyone)
     model.close()
@@ -318,3 +327,77 @@ def test_request_grammar_copes_with_any_text(catalogue, llama_vocab):
     texts = ("São Paulo weather 🌧", "back\\slash", "a\x00b\x1b[31m", "ǅ ß İ", "a", "x" * 900)
     for request in texts:
         assert _llama_cpp_parses(llama_vocab, catalogue.grammar(request)), request
+
+
+def test_spoken_priority_means_its_number_and_the_longest_phrase_wins(catalogue):
+    def priority(said: object) -> object:
+        call = {"intent": "add_task", "parameters": {"content": "x", "priority": said}}
+        return catalogue.validate(call).parameters.get("priority")
+
+    assert priority("high priority") == 2
+    assert priority("P1!") == 1
+    assert priority("make it Priority Three") == 3
+    assert priority("it's not urgent") == 4  # "not urgent", not "urgent"
+    assert priority("urgent") == 1
+    assert priority("tomorrow") is None  # a span that says no priority: the slot is left out
+    assert priority(2) == 2  # the number itself, as the API and datasets write it
+
+
+def test_render_copies_the_priority_as_said_or_refuses_a_row_that_does_not_say_it(catalogue):
+    def phrase(text: str, value: int) -> str:
+        call = {"intent": "add_task", "parameters": {"content": "call mum", "priority": value}}
+        return json.loads(catalogue.render(call, text))["parameters"]["priority"]
+
+    assert phrase("call mum, high priority", 2) == "high priority"
+    assert phrase("call mum, it's not urgent", 4) == "not urgent"
+    assert phrase("call mum p3 tomorrow", 3) == "p3"
+    assert phrase("call mum, priority   one", 1) == "priority   one"  # as written
+    assert phrase("It's important, make it top priority: call mum", 1) == "top priority"
+    assert phrase("It's important, make it top priority: call mum", 2) == "important"
+    call = {"intent": "add_task", "parameters": {"content": "call mum", "priority": 1}}
+    for text in ("call mum", "call mum, it's not urgent", "call mum p10"):
+        with pytest.raises(IntentforgeError, match="does not say it in a known way"):
+            catalogue.render(call, text)
+    with pytest.raises(IntentforgeError, match="priority"):
+        catalogue.render(call)  # no text: nothing to copy
+
+
+def test_user_intent_slot_can_be_spoken(tmp_path):
+    from intentforge.data.templates import generate
+
+    path = tmp_path / "intents.yaml"
+    path.write_text(
+        textwrap.dedent(
+            """
+            intents:
+              - name: set_fan
+                description: Set the fan speed.
+                parameters:
+                  speed:
+                    type: integer
+                    required: true
+                    minimum: 1
+                    maximum: 3
+                    spoken: {slow: 1, medium: 2, full blast: 3}
+                examples: ["set the fan to {speed}", "fan {speed} please"]
+            """
+        ),
+        encoding="utf-8",
+    )
+    catalogue = load_catalogue([path])
+    assert catalogue.validate({"intent": "set_fan", "parameters": {"speed": "Full Blast"}}) == (
+        IntentCall("set_fan", {"speed": 3})
+    )
+    assert 'i-set-fan-slot-speed ::= "\\"speed\\":" string' in catalogue.grammar()
+    rows = [r for r in generate(catalogue, 200, seed=1) if r["intent"] == "set_fan"]
+    assert {r["parameters"]["speed"] for r in rows} == {1, 2, 3}
+    for row in rows:
+        call = {"intent": row["intent"], "parameters": row["parameters"]}
+        rendered = json.loads(catalogue.render(call, row["text"]))
+        assert rendered["parameters"]["speed"] in row["text"]
+    path.write_text(path.read_text().replace("full blast: 3", "full blast: 9"), encoding="utf-8")
+    with pytest.raises(IntentforgeError, match=r"'full blast' of slot set_fan\.speed means 9"):
+        load_catalogue([path])
+    path.write_text(path.read_text().replace("{slow: 1, medium: 2, full blast: 9}", "[slow]"))
+    with pytest.raises(IntentforgeError, match=r"spoken of slot set_fan\.speed must map phrases"):
+        load_catalogue([path])

@@ -87,6 +87,20 @@ def test_rows_longer_than_max_length_are_dropped_not_truncated(tokenizer) -> Non
     assert all(e.input_ids[-1] == eot for e in split.examples)
 
 
+def test_priority_is_learned_as_said_and_rows_that_do_not_say_it_are_dropped(tokenizer) -> None:
+    said = {"text": "Call mum, HIGH priority", "intent": "add_task",
+            "parameters": {"content": "Call mum", "priority": 2}}  # fmt: skip
+    unsaid = {**said, "text": "Call mum"}
+    split = _encode(tokenizer, [said, unsaid, TRAIN_ROWS[0]])
+    assert (len(split.examples), split.dropped_unsaid, split.dropped_too_long) == (2, 1, 0)
+    example = split.examples[0]
+    completion = tokenizer.decode(list(example.input_ids[example.prompt_len :]))
+    assert completion == (
+        '{"intent":"add_task","parameters":{"content":"Call mum","priority":"HIGH priority"}}'
+        "<|im_end|>"
+    )
+
+
 def test_length_batches_cover_every_row_once_and_group_similar_lengths(tokenizer) -> None:
     examples = _encode(tokenizer, TRAIN_ROWS * 8).examples
     batches = length_batches(examples, batch_size=8, seed=1, epoch=0)

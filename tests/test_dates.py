@@ -9,7 +9,7 @@ import pytest
 from intentforge.catalogue import IntentCall
 from intentforge.errors import IntentforgeError
 from intentforge.runtime import DateResolver, resolve_call
-from intentforge.runtime.dates import detach_dates
+from intentforge.runtime.dates import attach_trailing_dates, detach_dates
 
 # Wednesday 25 November 2026, 13:30 UTC (14:30 in Paris).
 NOW = datetime(2026, 11, 25, 13, 30, tzinfo=UTC)
@@ -127,3 +127,51 @@ def test_detach_dates_covers_every_date_slot() -> None:
     assert detach_dates(call).parameters == {"location": "Boston", "date": "tomorrow"}
     untouched = IntentCall("send_email", {"to": "mum", "body": "see you tomorrow"})
     assert detach_dates(untouched) is untouched
+
+
+TASK_SLOTS = ("content", "due", "priority", "project")
+
+
+@pytest.mark.parametrize(
+    ("text", "said", "expected"),
+    [
+        # A time left in the task with no due: it becomes the due, its "at" stays out of both.
+        ("remember to pick up the kids at 3:30", {"content": "pick up the kids at 3:30"},
+         {"content": "pick up the kids", "due": "3:30"}),
+        ("feed the cat at 5", {"content": "feed the cat at 5"},
+         {"content": "feed the cat", "due": "5"}),  # "the cat at 5" is no time
+        ("order lenses on december 1st 2026", {"content": "order lenses on december 1st 2026"},
+         {"content": "order lenses", "due": "december 1st 2026"}),
+        # Said together with the due: joined, as the request says it.
+        ("Remind me to take my meds at 8 pm every day.",
+         {"content": "take my meds at 8 pm", "due": "every day"},
+         {"content": "take my meds", "due": "8 pm every day"}),
+        ("walk the dog at seven, tonight", {"content": "walk the dog at seven", "due": "tonight"},
+         {"content": "walk the dog", "due": "seven, tonight"}),
+        # Left alone: not a time, not said together, or nothing of the task would be left.
+        ("get gas on the way to work", {"content": "get gas on the way to work"}, None),
+        ("read chapter 2 of the book", {"content": "read chapter 2"}, None),
+        ("call mum at 5 on friday", {"content": "call mum at 5", "due": "friday"}, None),
+        ("remind me at noon", {"content": "noon"}, None),
+        ("table at the 5th avenue diner", {"content": "table at the 5th avenue"}, None),
+    ],
+)  # fmt: skip
+def test_attach_trailing_dates_moves_a_time_left_in_the_task_to_its_due(
+    resolver: DateResolver, text: str, said: dict[str, str], expected: dict[str, str] | None
+) -> None:
+    call = IntentCall("add_task", said)
+    moved = attach_trailing_dates(call, TASK_SLOTS, text, resolver)
+    assert moved.parameters == (expected or said)
+
+
+def test_attach_trailing_dates_needs_a_date_slot(resolver: DateResolver) -> None:
+    weather = IntentCall("get_weather", {"location": "new york city friday"})
+    moved = attach_trailing_dates(
+        weather, ("location", "date"), "weather new york city friday", resolver
+    )
+    assert moved.parameters == {"location": "new york city", "date": "friday"}
+    email = IntentCall("send_email", {"to": "mum", "body": "see you at 5"})
+    assert (
+        attach_trailing_dates(email, ("to", "subject", "body"), "email mum see you at 5", resolver)
+        is email
+    )

@@ -372,11 +372,14 @@ def test_check_row_copies_spans_and_rejects_what_cannot_be_trained_on(
     assert row["parameters"] == {"content": "Buy Milk", "due": "tomorrow"}
     assert row["id"].startswith("llm-") and row["source"] == "llm"
     assert row["style"] == "typed"
+    said = {"text": "add milk, it's urgent", "parameters": {"content": "milk", "priority": 1}}
+    assert check_row(catalogue, "add_task", said)["parameters"]["priority"] == 1
     assert check_row(catalogue, "none", {"text": "Play some jazz."})["style"] == "whisper"
     assert check_row(catalogue, "none", {"text": "um play some jazz"})["style"] == "lower"
     bad = [
         ("add_task", {"text": "remind me to buy milk", "parameters": {"content": "buy bread"}}),
         ("add_task", {"text": "add milk", "parameters": {"content": "milk", "priority": 9}}),
+        ("add_task", {"text": "add milk", "parameters": {"content": "milk", "priority": 1}}),
         ("add_task", {"text": "add milk", "parameters": {"content": "milk", "colour": "red"}}),
         ("add_task", {"text": "add milk", "intent": "get_weather", "parameters": {}}),
         ("none", {"text": "play jazz", "parameters": {"genre": "jazz"}}),

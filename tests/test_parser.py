@@ -6,6 +6,7 @@ the canonical rendering of a valid call, which is what these tests hold it to.
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from intentforge.config import RuntimeConfig
 from intentforge.errors import IntentforgeError, ModelOutputError
 from intentforge.prompt import render_prompt
 from intentforge.runtime import Cancelled, Parser
+from intentforge.runtime.engine import Abstain
 
 REQUESTS = [
     "remind me to buy milk tomorrow at 5pm",
@@ -33,7 +35,14 @@ def test_every_answer_is_the_canonical_rendering_of_a_valid_call(smollm2_parser:
         except ModelOutputError:
             continue  # the untuned model may run out of tokens inside a string: a typed error
         answered += 1
-        assert result.raw == smollm2_parser.catalogue.render(result.call)
+        # Compact, slots in declared order (a priority is written as said, so the call holds
+        # its number), and the call is what validating the answer gives.
+        catalogue = smollm2_parser.catalogue
+        raw = json.loads(result.raw)
+        assert result.raw == json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
+        said = list(raw["parameters"])
+        assert said == [s for s in catalogue[raw["intent"]].slots if s in said]
+        assert result.call == catalogue.validate(raw)
         assert result.call.intent in smollm2_parser.catalogue.names
         assert result.tokens > 0 and result.prompt_tokens > 0
         assert result.timings_ms["total"] >= result.timings_ms["prefill"] > 0
@@ -210,3 +219,29 @@ def test_passive_openmp_waits_only_when_asked(
     parser = Parser(smollm2_gguf, load_catalogue(), RuntimeConfig(n_threads=1, omp_passive=passive))
     parser.close()
     assert os.environ.get("OMP_WAIT_POLICY") == expected
+
+
+def test_abstain_counts_the_tokens_that_can_only_spell_the_choice() -> None:
+    names = (b'add_task"', b'get_weather"', b'send_email"')
+    abstain = Abstain(at=b'{"intent":"', choice=b'none"', others=names, min_p=0.3)
+    assert [abstain.counts(t) for t in (b"none", b"n", b"non", b'none"', b"add", b"", b"x")] == [
+        True, True, True, True, False, False, False,
+    ]  # fmt: skip
+    with_notify = Abstain(abstain.at, abstain.choice, (*names, b'notify"'), 0.3)
+    assert not with_notify.counts(b"n") and not with_notify.counts(b"no")
+    assert with_notify.counts(b"non") and with_notify.counts(b"none")
+
+
+def test_refuse_at_zero_answers_out_of_scope_to_everything_and_one_is_greedy(
+    smollm2_gguf: Path,
+) -> None:
+    intents = {}
+    for refuse_at in (0.0, 1.0):
+        config = RuntimeConfig(max_tokens=48, n_threads=1, refuse_at=refuse_at)
+        parser = Parser(smollm2_gguf, load_catalogue(), config)
+        try:
+            intents[refuse_at] = [parser.parse(text).call.intent for text in REQUESTS[:2]]
+        finally:
+            parser.close()
+    assert intents[0.0] == ["none", "none"]
+    assert "none" not in intents[1.0]  # greedy, the untuned model acts on both

@@ -164,6 +164,16 @@ class RuntimeConfig(_Section):
         description='Append text the grammar fixes (e.g. \'","parameters":{"\') in one '
         "batch instead of sampling it token by token: ~30 % faster parsing.",
     )
+    # A false action (an e-mail sent, a task created) costs more than "I can't do that". On the
+    # dev set's 45 out-of-scope requests, two models refused 41 instead of 37-40 at 0.3, with no
+    # more in-scope requests refused (0.2: 43-44, but 1-3 more false refusals); see the README.
+    refuse_at: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="Answer out-of-scope ('none') when the model gives it at least this "
+        "probability where it chooses the intent, even if an action is likelier; 1: plain greedy.",
+    )
 
 
 class ServerConfig(_Section):

@@ -17,7 +17,11 @@ class AddTask(_Slots):
         None, description="When, as spoken: 'tomorrow at 5pm', 'next monday'. Resolved later."
     )
     priority: int | None = Field(
-        None, ge=1, le=4, description="1 (urgent) to 4 (normal), as Todoist's p1..p4."
+        None,
+        ge=1,
+        le=4,
+        description="1 (urgent) to 4 (normal), as Todoist's p1..p4; said in words "
+        "('high priority') and mapped by PRIORITY_PHRASES.",
     )
     project: str | None = Field(None, description="Project or list name: 'Shopping'.")
 
@@ -39,6 +43,18 @@ class NoParameters(_Slots):
     pass
 
 
+# How people say a Todoist priority. The model copies the phrase from the request and this table
+# gives the number; a phrase holding a longer one means the longer: "not urgent" is 4, not 1.
+PRIORITY_PHRASES: dict[str, int] = {
+    **dict.fromkeys(["priority 1", "priority one", "p1", "urgent", "asap", "top priority"], 1),
+    **dict.fromkeys(["highest priority", "most important", "critical"], 1),
+    **dict.fromkeys(["priority 2", "priority two", "p2", "high priority", "important"], 2),
+    **dict.fromkeys(["priority 3", "priority three", "p3", "medium priority"], 3),
+    **dict.fromkeys(["priority 4", "priority four", "p4", "low priority", "lowest priority"], 4),
+    **dict.fromkeys(["normal priority", "no rush", "not urgent", "not important", "whenever"], 4),
+}
+
+
 BUILTIN_INTENTS: tuple[Intent, ...] = (
     Intent(
         name="add_task",
@@ -54,6 +70,7 @@ BUILTIN_INTENTS: tuple[Intent, ...] = (
         ),
         # People usually say when, rarely which project or how urgent.
         slot_rates={"due": 0.6, "priority": 0.3, "project": 0.3},
+        spoken={"priority": PRIORITY_PHRASES},
     ),
     Intent(
         name="get_weather",

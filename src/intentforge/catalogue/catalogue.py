@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from intentforge.catalogue.grammar import build_grammar
 from intentforge.catalogue.intent import Intent
+from intentforge.catalogue.spoken import SpokenTable
 from intentforge.errors import IntentforgeError
 
 OUT_OF_SCOPE = "none"
@@ -37,6 +38,16 @@ class Catalogue:
             if intent.name in self._intents:
                 raise IntentforgeError(f"intent {intent.name!r} is declared twice in the catalogue")
             self._intents[intent.name] = intent
+        self._spoken: dict[tuple[str, str], SpokenTable] = {}
+        for intent in self._intents.values():
+            for slot, phrases in intent.spoken.items():
+                if slot not in intent.slots:
+                    raise IntentforgeError(f"intent {intent.name!r} has no slot {slot!r} to speak")
+                try:
+                    self._spoken[intent.name, slot] = SpokenTable(phrases)
+                except ValueError as exc:
+                    where = f"{intent.name}.{slot}"
+                    raise IntentforgeError(f"spoken values of {where}: {exc}") from None
         if OUT_OF_SCOPE not in self._intents:
             raise IntentforgeError(f"the catalogue needs the out-of-scope intent {OUT_OF_SCOPE!r}")
 
@@ -87,12 +98,25 @@ class Catalogue:
 
     @functools.cached_property
     def _schemas(self) -> list[tuple[str, dict[str, Any]]]:
-        return [(i.name, i.parameters.model_json_schema()) for i in self.intents]
+        """What the model writes: the parameters' schemas, spoken slots as text."""
+        schemas = []
+        for intent in self.intents:
+            schema = intent.parameters.model_json_schema()
+            for slot in intent.spoken:
+                schema["properties"][slot] = {"type": "string"}
+            schemas.append((intent.name, schema))
+        return schemas
+
+    def spoken(self, intent: str, slot: str) -> SpokenTable | None:
+        """The phrase table of a slot said in words but stored as a value, if it is one."""
+        return self._spoken.get((intent, slot))
 
     def validate(self, data: str | bytes | Mapping[str, Any]) -> IntentCall:
         """Parse and validate model output (JSON text or an already-parsed object).
 
         Accepts any key order, whitespace and explicit nulls; raises IntentforgeError otherwise.
+        A spoken slot may hold its phrase ("high priority") instead of its value (2); a phrase
+        that means no known value leaves the slot out.
         """
         if isinstance(data, (str, bytes)):
             try:
@@ -114,8 +138,12 @@ class Catalogue:
             params = {}
         if not isinstance(params, Mapping):
             raise IntentforgeError(f"parameters of {name!r} must be a JSON object")
+        params = dict(params)
+        for slot in self._intents[name].spoken:
+            if isinstance(params.get(slot), str):
+                params[slot] = self._spoken[name, slot].lookup(params[slot])
         try:
-            model = self._intents[name].parameters.model_validate(dict(params))
+            model = self._intents[name].parameters.model_validate(params)
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "parameters"
@@ -123,12 +151,25 @@ class Catalogue:
         values = model.model_dump(exclude_none=True)
         return IntentCall(name, {k: v for k, v in values.items() if v != ""})
 
-    def render(self, call: IntentCall | Mapping[str, Any]) -> str:
-        """The canonical compact JSON the model is trained to write (slots in declared order)."""
+    def render(self, call: IntentCall | Mapping[str, Any], text: str | None = None) -> str:
+        """The canonical compact JSON the model is trained to write (slots in declared order)
+        for the request `text`: a spoken slot is written as the request says it."""
         if not isinstance(call, IntentCall):
             call = self.validate(call)
         order = self._intents[call.intent].slots
         params = {k: call.parameters[k] for k in order if k in call.parameters}
+        for slot in self._intents[call.intent].spoken:
+            if slot in params:
+                params[slot] = self._spoken_phrase(call.intent, slot, params[slot], text)
         return json.dumps(
             {"intent": call.intent, "parameters": params}, ensure_ascii=False, separators=(",", ":")
         )
+
+    def _spoken_phrase(self, intent: str, slot: str, value: Any, text: str | None) -> str:
+        phrase = None if text is None else self._spoken[intent, slot].find(text, value)
+        if phrase is None:
+            raise IntentforgeError(
+                f"{intent}.{slot} is {value!r} but the request does not say it in a known way "
+                f"({text!r}); spoken phrases: {sorted(self._spoken[intent, slot].values)}"
+            )
+        return phrase

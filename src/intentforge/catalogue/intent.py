@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -18,6 +19,9 @@ class Intent:
     `slot_rates` says how often people mention each optional slot (0..1, default 0.5); the offline
     generator weights slot combinations by it, so a rarely-said slot is rarely in the data and the
     model does not learn to invent it.
+    `spoken` maps a slot to phrases and the values they mean ({"urgent": 1, "p2": 2}): the model
+    copies the phrase from the request and the catalogue stores its value, for slots said in words
+    but kept as codes.
     """
 
     name: str
@@ -27,6 +31,7 @@ class Intent:
     action: str | None = None
     slot_values: dict[str, tuple[str, ...]] = field(default_factory=dict)
     slot_rates: dict[str, float] = field(default_factory=dict)
+    spoken: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def slot_rate(self, slot: str) -> float:
         return self.slot_rates.get(slot, 0.5)

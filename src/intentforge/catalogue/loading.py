@@ -5,10 +5,10 @@ from __future__ import annotations
 import importlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
 from intentforge.catalogue.builtin import BUILTIN_INTENTS
 from intentforge.catalogue.catalogue import Catalogue
@@ -17,7 +17,7 @@ from intentforge.errors import IntentforgeError
 
 _TYPES: dict[str, type] = {"string": str, "integer": int, "number": float, "boolean": bool}
 _SLOT_KEYS = {
-    "type", "required", "description", "enum", "minimum", "maximum", "values", "rate",
+    "type", "required", "description", "enum", "minimum", "maximum", "values", "rate", "spoken",
 }  # fmt: skip
 _INTENT_KEYS = {"name", "description", "parameters", "examples", "action"}
 
@@ -52,6 +52,16 @@ def _slot_field(intent: str, slot: str, spec: Any, where: str) -> tuple[Any, Any
             f"{where}: rate of slot {intent}.{slot} must be a number between 0 and 1 (exclusive), "
             "how often people mention it"
         )
+    spoken = spec.get("spoken")
+    if "spoken" in spec and (
+        not isinstance(spoken, dict)
+        or not spoken
+        or not all(isinstance(p, str) and p.strip() for p in spoken)
+    ):
+        raise IntentforgeError(
+            f"{where}: spoken of slot {intent}.{slot} must map phrases to values, like "
+            "{urgent: 1, 'no rush': 4}"
+        )
     annotation: Any = _TYPES[kind]
     if "enum" in spec:
         annotation = Literal[tuple(spec["enum"])]
@@ -60,6 +70,14 @@ def _slot_field(intent: str, slot: str, spec: Any, where: str) -> tuple[Any, Any
     }
     if kind == "string":
         constraints["min_length"] = 1
+    for phrase, value in (spoken or {}).items():
+        try:
+            TypeAdapter(Annotated[annotation, Field(**constraints)]).validate_python(value)
+        except ValidationError as exc:
+            raise IntentforgeError(
+                f"{where}: spoken {phrase!r} of slot {intent}.{slot} means {value!r}, which is not "
+                f"a valid value: {exc.errors()[0]['msg']}"
+            ) from None
     description = spec.get("description")
     if spec.get("required", False):
         return annotation, Field(..., description=description, **constraints)
@@ -102,6 +120,11 @@ def _intent_from_mapping(entry: Any, where: str) -> Intent:
         for slot, spec in params.items()
         if isinstance(spec, dict) and "rate" in spec
     }
+    spoken = {
+        slot: dict(spec["spoken"])
+        for slot, spec in params.items()
+        if isinstance(spec, dict) and "spoken" in spec
+    }
     return Intent(
         name=name,
         description=str(entry.get("description", "")),
@@ -110,6 +133,7 @@ def _intent_from_mapping(entry: Any, where: str) -> Intent:
         action=entry.get("action"),
         slot_values=values,
         slot_rates=rates,
+        spoken=spoken,
     )
 
 

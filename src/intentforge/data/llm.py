@@ -410,6 +410,9 @@ def check_row(catalogue: Catalogue, intent_name: str, raw: Any) -> dict[str, Any
             value = _span(text, " ".join(value.split()))
             if value is None:
                 raise InvalidRow("slot value is not a span of the text")
+        table = catalogue.spoken(intent_name, slot)
+        if table is not None and table.find(text, value) is None:
+            raise InvalidRow(f"the text does not say the {slot} in a known way")
         parameters[slot] = value
     return {
         "id": "llm-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16],

@@ -123,6 +123,9 @@ def _user_values(intent: Intent, slot: str, variant: str | None) -> _Values:
     """Values for a user intent's slot: its own `values`, its enum or bounds, else a lexicon."""
     schema = _slot_schema(intent, slot)
     kind = schema.get("type")
+    if slot in intent.spoken and slot not in intent.slot_values:
+        spoken = {str(phrase): value for phrase, value in intent.spoken[slot].items()}
+        return _Values(tuple(spoken), "value", spoken)
     given = tuple(intent.slot_values.get(slot, ()))
     if not given and "enum" in schema:
         given = tuple(str(v) for v in schema["enum"])

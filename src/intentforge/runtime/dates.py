@@ -176,3 +176,82 @@ def detach_dates(call: IntentCall) -> IntentCall:
             if kept:
                 params[name] = kept
     return IntentCall(call.intent, params) if params != call.parameters else call
+
+
+# Words that join a task to the time it is due and are not part of the time: "at 3:30".
+_CONNECTORS = {"at", "on", "by", "before", "until", "due"}
+# Every word of a moved time must be one of these or hold a digit: dateparser alone reads "the
+# cat at 5" as a time, and "feed the cat at 5" must keep its cat.
+_TIME_WORDS_TEXT = """
+    today tonight tonite tomorrow tmrw yesterday now noon midnight morning afternoon evening night
+    day days week weeks weekend month months year years hour hours minute minutes fortnight
+    monday tuesday wednesday thursday friday saturday sunday mon tue tues wed thu thur thurs fri
+    sat sun mondays tuesdays wednesdays thursdays fridays saturdays sundays january february march
+    april may june july august september october november december jan feb mar apr jun jul aug
+    sep sept oct nov dec am pm a.m. p.m. o'clock oclock next this last every the a of in at on
+    after before from end early late mid half quarter past to
+    one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen
+    sixteen seventeen eighteen nineteen twenty thirty forty fifty
+    first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth
+    fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth thirtieth
+"""
+_TIME_WORDS = frozenset(_TIME_WORDS_TEXT.split())
+
+
+def attach_trailing_dates(
+    call: IntentCall, slots: tuple[str, ...], text: str, resolver: DateResolver
+) -> IntentCall:
+    """The call with a time left at the end of a text slot moved into the intent's date slot.
+
+    The model sometimes keeps the time in the task: content "pick up the kids at 3:30" with no
+    due, or content "take my meds at 8 pm" with due "every day". A trailing run of words that the
+    date resolver reads as a day or time (so "on the way to work" or "chapter 2" never move) goes
+    to the empty date slot, or joins the date slot's span when the request says them together
+    ("8 pm every day"). The joining word ("at") stays out of both; the text slot keeps a word.
+    """
+    params = dict(call.parameters)
+    now = datetime(2026, 1, 1, 12)  # any instant: only whether the words read as a date matters
+    for slot in (s for s in DATE_SLOTS if s in slots):
+        for name, value in list(params.items()):
+            if name in DATE_SLOTS or not isinstance(value, str):
+                continue
+            moved = _trailing_date(value, resolver, DATE_SLOTS[slot], now)
+            if moved is None:
+                continue
+            head, span = moved
+            current = params.get(slot)
+            if isinstance(current, str):
+                joined = re.search(
+                    re.escape(span) + r"[\s,]+" + re.escape(current), text, flags=re.IGNORECASE
+                )
+                if joined is None:
+                    continue
+                span = joined.group(0)
+            params[name], params[slot] = head, span
+            break
+    return IntentCall(call.intent, params) if params != call.parameters else call
+
+
+def _trailing_date(
+    value: str, resolver: DateResolver, kind: Kind, now: datetime
+) -> tuple[str, str] | None:
+    """(what is left, the longest trailing run of words that reads as a date), or None."""
+    words = value.rstrip(" .,!?").split(" ")
+    for start in range(1, len(words)):
+        joined_by = words[start - 1].lower() in _CONNECTORS
+        head = words[: start - 1] if joined_by else words[:start]
+        if not head or words[start].lower() in _CONNECTORS:
+            continue
+        span = " ".join(words[start:])
+        if not all(_is_time_word(w) for w in words[start:]):
+            continue
+        # "at seven": a bare hour reads as a time only with its "at".
+        for said in (span, f"{words[start - 1]} {span}") if joined_by else (span,):
+            if resolver.resolve(said, kind=kind, timezone="UTC", now=now).iso is not None:
+                return " ".join(head).rstrip(" ,"), span
+    return None
+
+
+def _is_time_word(word: str) -> bool:
+    word = word.lower().strip(",.!?;:'\"")
+    return any(c.isdigit() for c in word) or word in _TIME_WORDS

@@ -53,6 +53,27 @@ class Generation:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Abstain:
+    """Where the answer so far is `at`, choose the continuation `choice` when the model gives it
+    at least `min_p` of the probability the grammar admits, even if another is likelier.
+
+    A token counts for `choice` when its text agrees with `choice` and with none of `others`
+    ('none' and 'n' for 'none"', unless another intent's name also starts with 'n').
+    """
+
+    at: bytes
+    choice: bytes
+    others: tuple[bytes, ...]
+    min_p: float
+
+    def counts(self, piece: bytes) -> bool:
+        def agrees(text: bytes) -> bool:
+            return bool(piece) and (text.startswith(piece) or piece.startswith(text))
+
+        return agrees(self.choice) and not any(agrees(o) for o in self.others)
+
+
 class _TokenArray:
     """A llama_token_data_array over numpy memory, reusable across calls."""
 
@@ -198,6 +219,21 @@ class Engine:
             raise ModelOutputError("the grammar admits no next token (a broken catalogue grammar)")
         return int(self._full.data.id[best])
 
+    def _abstaining(self, grammar: Any, logits: np.ndarray, abstain: Abstain) -> int | None:
+        """The likeliest token for `abstain.choice` if the choice has at least `min_p` of the
+        probability over the tokens the grammar admits here; else None (greedy decides)."""
+        self._full.fill(logits)
+        self._lib.llama_sampler_apply(grammar, ctypes.byref(self._full.array))
+        admitted = np.isfinite(self._full.data.logit)
+        ids = self._full.data.id[admitted]
+        scores = self._full.data.logit[admitted].astype(np.float64)
+        probs = np.exp(scores - scores.max())
+        probs /= probs.sum()
+        mask = np.array([abstain.counts(self._llm.detokenize([int(t)])) for t in ids], dtype=bool)
+        if not mask.any() or probs[mask].sum() < abstain.min_p:
+            return None
+        return int(ids[mask][np.argmax(probs[mask])])
+
     def _forced_text(self, grammar: Any) -> tuple[bytes, bool]:
         """Text the grammar allows in exactly one way from here, accepted into the grammar, and
         whether the grammar is done.
@@ -241,9 +277,11 @@ class Engine:
         max_tokens: int,
         check_eos: bool = False,
         cancel: threading.Event | None = None,
+        abstain: Abstain | None = None,
     ) -> Generation:
         """Greedy continuation of `prompt_tokens`, at most `max_tokens` new tokens; `grammar`
-        True constrains it with the engine's grammar, a GBNF string with that grammar instead."""
+        True constrains it with the engine's grammar, a GBNF string with that grammar instead.
+        `abstain` (with a grammar) overrides greedy at one decision, see Abstain."""
         if len(prompt_tokens) + max_tokens > self.n_ctx:
             raise IntentforgeError(
                 f"text too long: {len(prompt_tokens)} prompt tokens plus {max_tokens} to generate "
@@ -255,10 +293,14 @@ class Engine:
                 sampler = self._grammar if grammar else None
                 if sampler is not None:
                     self._lib.llama_sampler_reset(sampler)
-                return self._generate(prompt_tokens, sampler, max_tokens, check_eos, cancel)
+                return self._generate(
+                    prompt_tokens, sampler, max_tokens, check_eos, cancel, abstain
+                )
             sampler = self._compile(grammar)
             try:
-                return self._generate(prompt_tokens, sampler, max_tokens, check_eos, cancel)
+                return self._generate(
+                    prompt_tokens, sampler, max_tokens, check_eos, cancel, abstain
+                )
             finally:
                 self._lib.llama_sampler_free(sampler)
 
@@ -269,6 +311,7 @@ class Engine:
         max_tokens: int,
         check_eos: bool,
         cancel: threading.Event | None,
+        abstain: Abstain | None = None,
     ) -> Generation:
         lib = self._lib
         start = time.perf_counter()
@@ -309,6 +352,13 @@ class Engine:
             first = False
             logits = self._logits()
             token = int(np.argmax(logits))
+            if grammar is not None and abstain is not None and bytes(out) == abstain.at:
+                t0 = time.perf_counter()
+                chosen = self._abstaining(grammar, logits, abstain)
+                timings["grammar_ms"] += (time.perf_counter() - t0) * 1000
+                if chosen is not None and chosen != token:
+                    token = chosen
+                    n_corrected += 1
             if grammar is not None:
                 t0 = time.perf_counter()
                 if not self._grammar_accepts(grammar, token):

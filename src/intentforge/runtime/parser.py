@@ -9,12 +9,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from intentforge.catalogue import Catalogue, IntentCall
+from intentforge.catalogue import OUT_OF_SCOPE, Catalogue, IntentCall
 from intentforge.config import RuntimeConfig, Settings
 from intentforge.errors import IntentforgeError, ModelOutputError
 from intentforge.prompt import normalise_text, render_prompt
-from intentforge.runtime.dates import DateResolver, detach_dates, resolve_call, zone
-from intentforge.runtime.engine import Engine, Generation
+from intentforge.runtime.dates import (
+    DateResolver,
+    attach_trailing_dates,
+    detach_dates,
+    resolve_call,
+    zone,
+)
+from intentforge.runtime.engine import Abstain, Engine, Generation
 
 
 @dataclass
@@ -72,6 +78,16 @@ class Parser:
         zone(config.timezone)
         self._engine = Engine(self.model_path, catalogue.grammar(), config)
         self._dates = DateResolver()
+        self._abstain = (
+            Abstain(
+                at=b'{"intent":"',
+                choice=f'{OUT_OF_SCOPE}"'.encode(),
+                others=tuple(f'{n}"'.encode() for n in catalogue.names if n != OUT_OF_SCOPE),
+                min_p=config.refuse_at,
+            )
+            if config.refuse_at < 1
+            else None
+        )
 
     def close(self) -> None:
         """Free the model (also done when the Parser is garbage-collected)."""
@@ -108,7 +124,8 @@ class Parser:
         now: datetime | None = None,
         cancel: threading.Event | None = None,
     ) -> ParseResult:
-        """The intent for `text`, with date slots resolved in `timezone` relative to `now`.
+        """The intent for `text`, with date slots resolved in `timezone` relative to `now`;
+        out-of-scope when the model gives it runtime.refuse_at of the intent's probability.
 
         Raises ModelOutputError (422) when the model does not finish a valid intent within
         runtime.max_tokens; never returns a made-up call.
@@ -123,6 +140,7 @@ class Parser:
             grammar=self._grammar_for(text),
             max_tokens=self.config.max_tokens,
             cancel=cancel,
+            abstain=self._abstain,
         )
         if not gen.stopped_by_eos:
             raise ModelOutputError(
@@ -135,6 +153,8 @@ class Parser:
         except IntentforgeError as exc:
             raise ModelOutputError(f"the model's output is not a valid intent: {exc}") from None
         call = detach_dates(call)
+        slots = self.catalogue[call.intent].slots
+        call = attach_trailing_dates(call, slots, normalise_text(text), self._dates)
         validated = time.perf_counter()
         resolved = resolve_call(call, self._dates, timezone=tz, now=now or datetime.now(UTC))
         done = time.perf_counter()

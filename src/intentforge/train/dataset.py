@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from intentforge.catalogue import Catalogue
 from intentforge.errors import IntentforgeError
-from intentforge.prompt import render_completion, render_prompt
+from intentforge.prompt import normalise_text, render_completion, render_prompt
 
 if TYPE_CHECKING:
     import torch
@@ -43,6 +43,9 @@ class Example:
 class EncodedSplit:
     examples: list[Example]
     dropped_too_long: int
+    # Rows with a spoken slot (priority) whose value the text does not say in a known way: the
+    # model could not copy it.
+    dropped_unsaid: int = 0
 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
@@ -101,18 +104,24 @@ def encode_rows(
     max_length: int,
 ) -> EncodedSplit:
     """Tokenise rows; rows longer than `max_length` are dropped (truncating would cut the
-    end-of-turn token off and teach the model not to stop)."""
+    end-of-turn token off and teach the model not to stop), and so are rows whose spoken slot the
+    text does not say."""
     examples = []
-    dropped = 0
+    dropped = unsaid = 0
     for row in rows:
-        answer = catalogue.render({"intent": row["intent"], "parameters": row["parameters"]})
+        call = catalogue.validate({"intent": row["intent"], "parameters": row["parameters"]})
+        try:
+            answer = catalogue.render(call, normalise_text(str(row["text"])))
+        except IntentforgeError:
+            unsaid += 1
+            continue
         prompt = prompt_ids(tokenizer, str(row["text"]))
         ids = prompt + completion_ids(tokenizer, answer, end_of_turn)
         if len(ids) > max_length:
             dropped += 1
             continue
         examples.append(Example(tuple(ids), len(prompt)))
-    return EncodedSplit(examples, dropped)
+    return EncodedSplit(examples, dropped, unsaid)
 
 
 def length_batches(

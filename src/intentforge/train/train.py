@@ -319,7 +319,9 @@ def _encode(
     )
     if not split.examples:
         raise IntentforgeError(
-            f"every row of {path} is longer than max_length={max_length} tokens: raise --max-length"
+            f"no row of {path} can be trained on: {split.dropped_too_long} are longer than "
+            f"max_length={max_length} tokens (raise --max-length), {split.dropped_unsaid} give a "
+            "spoken slot (priority) the text does not say"
         )
     return split
 
@@ -342,6 +344,7 @@ def _run_record(
             "train_sha256": sha256_file(train_path),
             "train_examples": len(train_split.examples),
             "train_dropped_too_long": train_split.dropped_too_long,
+            "train_dropped_unsaid": train_split.dropped_unsaid,
             "test": str(test_path) if test_path else None,
             "test_sha256": sha256_file(test_path) if test_path else None,
             "test_examples": len(test_split.examples) if test_split else 0,
