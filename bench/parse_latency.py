@@ -7,6 +7,8 @@ Rows (each over the same requests, greedy, same prompt and token bound):
 - runtime, no jump-forward: every token sampled (the default setting);
 - runtime, no JF, free text slots: the same, without holding text slots to spans of the request
   (runtime.span_slots off: one catalogue grammar for every request);
+- runtime, no JF, greedy intent: without the out-of-scope threshold (runtime.refuse_at 1), which
+  costs one grammar pass over the vocabulary at the intent choice;
 - unconstrained: the same decoding loop without grammar (the cost floor per token);
 - llama-cpp-python grammar: stock `create_completion(grammar=...)` with the catalogue grammar,
   which applies the grammar to the whole vocabulary at every step;
@@ -182,6 +184,10 @@ def main() -> None:
     free = config.model_copy(update={"jump_forward": False, "span_slots": False})
     plain_parser = Parser(model, catalogue, free)
     rows.append(timed(Row("runtime, no JF, free text slots"), REQUESTS, opts.repeats, no_jump))
+    plain_parser.close()
+    greedy = config.model_copy(update={"jump_forward": False, "refuse_at": 1.0})
+    plain_parser = Parser(model, catalogue, greedy)
+    rows.append(timed(Row("runtime, no JF, greedy intent"), REQUESTS, opts.repeats, no_jump))
     plain_parser.close()
 
     import llama_cpp
