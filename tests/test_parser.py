@@ -16,7 +16,8 @@ from intentforge.catalogue import load_catalogue
 from intentforge.config import RuntimeConfig
 from intentforge.errors import IntentforgeError, ModelOutputError
 from intentforge.prompt import render_prompt
-from intentforge.runtime import Cancelled, Parser
+from intentforge.runtime import Cancelled, DateResolver, Parser
+from intentforge.runtime.dates import attach_trailing_dates, detach_dates
 from intentforge.runtime.engine import Abstain
 
 REQUESTS = [
@@ -28,6 +29,7 @@ REQUESTS = [
 
 
 def test_every_answer_is_the_canonical_rendering_of_a_valid_call(smollm2_parser: Parser) -> None:
+    resolver = DateResolver()
     answered = 0
     for text in REQUESTS:
         try:
@@ -36,13 +38,15 @@ def test_every_answer_is_the_canonical_rendering_of_a_valid_call(smollm2_parser:
             continue  # the untuned model may run out of tokens inside a string: a typed error
         answered += 1
         # Compact, slots in declared order (a priority is written as said, so the call holds
-        # its number), and the call is what validating the answer gives.
+        # its number), and the call is the validated answer after the runtime's date rules.
         catalogue = smollm2_parser.catalogue
         raw = json.loads(result.raw)
         assert result.raw == json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
         said = list(raw["parameters"])
         assert said == [s for s in catalogue[raw["intent"]].slots if s in said]
-        assert result.call == catalogue.validate(raw)
+        call = detach_dates(catalogue.validate(raw))
+        slots = catalogue[call.intent].slots
+        assert result.call == attach_trailing_dates(call, slots, text, resolver)
         assert result.call.intent in smollm2_parser.catalogue.names
         assert result.tokens > 0 and result.prompt_tokens > 0
         assert result.timings_ms["total"] >= result.timings_ms["prefill"] > 0
