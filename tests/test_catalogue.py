@@ -401,3 +401,27 @@ def test_user_intent_slot_can_be_spoken(tmp_path):
     path.write_text(path.read_text().replace("{slow: 1, medium: 2, full blast: 9}", "[slow]"))
     with pytest.raises(IntentforgeError, match=r"spoken of slot set_fan\.speed must map phrases"):
         load_catalogue([path])
+
+
+@pytest.mark.parametrize(
+    ("text", "said", "filled"),
+    [
+        ("low priority, clean out the garage this month",
+         {"content": "clean out the garage", "due": "this month"}, 4),
+        ("Hey, remind me to buy tickets on Friday. It's really important, make it top priority.",
+         {"content": "buy tickets", "due": "Friday"}, 1),  # the longest phrase
+        ("add important documents to my list", {"content": "important documents"}, None),
+        ("add high the report priority", {"content": "the report"}, None),  # not one phrase
+        ("urgent: fix the tap", {"content": "fix the tap", "due": "urgent"}, None),  # in a slot
+        ("call mum, p2", {"content": "call mum", "priority": 3}, 3),  # the model's stays
+    ],
+)  # fmt: skip
+def test_fill_spoken_takes_a_priority_said_apart_from_the_other_slots(
+    catalogue, text: str, said: dict[str, object], filled: int | None
+) -> None:
+    call = catalogue.fill_spoken(IntentCall("add_task", said), text)
+    assert call.parameters.get("priority") == filled
+    assert {k: v for k, v in call.parameters.items() if k != "priority"} == {
+        k: v for k, v in said.items() if k != "priority"
+    }
+    assert catalogue.fill_spoken(IntentCall("none", {}), "it's urgent") == IntentCall("none", {})

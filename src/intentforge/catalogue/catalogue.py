@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -150,6 +151,29 @@ class Catalogue:
             raise IntentforgeError(f"invalid {name} parameter {where}: {first['msg']}") from None
         values = model.model_dump(exclude_none=True)
         return IntentCall(name, {k: v for k, v in values.items() if v != ""})
+
+    def fill_spoken(self, call: IntentCall, text: str) -> IntentCall:
+        """The call with each empty spoken slot filled from the request `text` when its words,
+        without the other slots' values, say one of the slot's phrases.
+
+        The model misses a priority said apart from the task ("low priority, clean out the
+        garage") far more often than it says one that is not there; the task's own words are left
+        out, so "add important documents to my list" gets no priority.
+        """
+        missing = [s for s in self._intents[call.intent].spoken if s not in call.parameters]
+        if not missing:
+            return call
+        rest = text
+        for value in call.parameters.values():
+            if isinstance(value, str) and value:
+                # "_" is a word character: "high <task> priority" does not become "high priority".
+                rest = re.sub(re.escape(value), " _ ", rest, count=1, flags=re.IGNORECASE)
+        params = dict(call.parameters)
+        for slot in missing:
+            value = self._spoken[call.intent, slot].lookup(rest)
+            if value is not None:
+                params[slot] = value
+        return IntentCall(call.intent, params) if params != call.parameters else call
 
     def render(self, call: IntentCall | Mapping[str, Any], text: str | None = None) -> str:
         """The canonical compact JSON the model is trained to write (slots in declared order)

@@ -152,9 +152,9 @@ class Parser:
             call = self.catalogue.validate(gen.text)
         except IntentforgeError as exc:
             raise ModelOutputError(f"the model's output is not a valid intent: {exc}") from None
-        call = detach_dates(call)
-        slots = self.catalogue[call.intent].slots
-        call = attach_trailing_dates(call, slots, normalise_text(text), self._dates)
+        said = normalise_text(text)
+        call = detach_dates(self.catalogue.fill_spoken(call, said))
+        call = attach_trailing_dates(call, self.catalogue[call.intent].slots, said, self._dates)
         validated = time.perf_counter()
         resolved = resolve_call(call, self._dates, timezone=tz, now=now or datetime.now(UTC))
         done = time.perf_counter()
