@@ -145,8 +145,13 @@ def resolve_call(
     return resolved
 
 
-# What may join a task to its date: "call mum on friday", "pay rent by the 1st", "due monday".
-_TRAILING_CONNECTOR = re.compile(r"[\s,;:-]*(?:\b(?:due|on|at|by|for|before|until|over)\s*)*$")
+# Words that join a task to the time it is due and are not part of the time: "at 3:30".
+_CONNECTORS = ("due", "on", "at", "by", "before", "until")
+# What may join a task to a date it repeats: the connectors, and "for"/"over", which also end
+# tasks ("slides for monday's meeting") and so never start a moved time.
+_TRAILING_CONNECTOR = re.compile(
+    r"[\s,;:-]*(?:\b(?:" + "|".join((*_CONNECTORS, "for", "over")) + r")\s*)*$"
+)
 
 
 def detach_dates(call: IntentCall) -> IntentCall:
@@ -178,8 +183,6 @@ def detach_dates(call: IntentCall) -> IntentCall:
     return IntentCall(call.intent, params) if params != call.parameters else call
 
 
-# Words that join a task to the time it is due and are not part of the time: "at 3:30".
-_CONNECTORS = {"at", "on", "by", "before", "until", "due"}
 # Every word of a moved time must be one of these or hold a digit: dateparser alone reads "the
 # cat at 5" as a time, and "feed the cat at 5" must keep its cat.
 _TIME_WORDS_TEXT = """
@@ -237,14 +240,15 @@ def _trailing_date(
 ) -> tuple[str, str] | None:
     """(what is left, the longest trailing run of words that reads as a date), or None."""
     words = value.rstrip(" .,!?").split(" ")
-    for start in range(1, len(words)):
+    first = len(words)  # where the trailing run of time words begins
+    while first > 0 and _is_time_word(words[first - 1]):
+        first -= 1
+    for start in range(max(first, 1), len(words)):
         joined_by = words[start - 1].lower() in _CONNECTORS
         head = words[: start - 1] if joined_by else words[:start]
         if not head or words[start].lower() in _CONNECTORS:
             continue
         span = " ".join(words[start:])
-        if not all(_is_time_word(w) for w in words[start:]):
-            continue
         # "at seven": a bare hour reads as a time only with its "at".
         for said in (span, f"{words[start - 1]} {span}") if joined_by else (span,):
             if resolver.resolve(said, kind=kind, timezone="UTC", now=now).iso is not None:
