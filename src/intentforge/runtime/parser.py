@@ -110,7 +110,7 @@ class Parser:
         tokens = self.prompt_tokens(_require_text(text))
         return self._engine.generate(
             tokens,
-            grammar=self._grammar_for(text) if grammar else False,
+            grammar=self._grammar_for(normalise_text(text)) if grammar else False,
             max_tokens=max_tokens or self.config.max_tokens,
             check_eos=True,
             cancel=cancel,
@@ -134,10 +134,11 @@ class Parser:
         tz = timezone or self.config.timezone
         zone(tz)
         tokens = self.prompt_tokens(_require_text(text))
+        said = normalise_text(text)  # what the model reads: spans and rules work on it
         tokenized = time.perf_counter()
         gen = self._engine.generate(
             tokens,
-            grammar=self._grammar_for(text),
+            grammar=self._grammar_for(said),
             max_tokens=self.config.max_tokens,
             cancel=cancel,
             abstain=self._abstain,
@@ -152,7 +153,6 @@ class Parser:
             call = self.catalogue.validate(gen.text)
         except IntentforgeError as exc:
             raise ModelOutputError(f"the model's output is not a valid intent: {exc}") from None
-        said = normalise_text(text)
         call = detach_dates(self.catalogue.fill_spoken(call, said))
         call = attach_trailing_dates(call, self.catalogue[call.intent].slots, said, self._dates)
         validated = time.perf_counter()
@@ -179,10 +179,10 @@ class Parser:
             unconstrained=gen.corrected_tokens == 0 and gen.forced_tokens == 0,
         )
 
-    def _grammar_for(self, text: str) -> str | bool:
-        """The request's grammar: text slots (task, place, recipient...) may only copy spans of
-        what the model reads; True (the engine's catalogue grammar) with runtime.span_slots off."""
-        return self.catalogue.grammar(normalise_text(text)) if self.config.span_slots else True
+    def _grammar_for(self, said: str) -> str | bool:
+        """The grammar for the normalised request `said`: text slots (task, place, recipient...)
+        may only copy spans of it; True (the engine's catalogue grammar) with span_slots off."""
+        return self.catalogue.grammar(said) if self.config.span_slots else True
 
 
 def _require_text(text: str) -> str:
