@@ -12,9 +12,10 @@ from pydantic import BaseModel
 
 from intentforge.actions.base import ActionContext, quoted, result, spoken_list
 from intentforge.actions.contacts import Contacts
-from intentforge.actions.policy import UpstreamDown, UpstreamRejected, transient, with_retries
+from intentforge.actions.policy import UpstreamDown, UpstreamRejected, call_with_retries
 from intentforge.actions.result import ActionResult, ActionStatus, Plan
 from intentforge.catalogue import IntentCall
+from intentforge.retry import Transient
 
 _SERVICE = "The mail server"
 _SUBJECT_CHARS = 60
@@ -179,9 +180,9 @@ class SmtpExecutor:
             try:
                 smtp = smtplib.SMTP(config.smtp_host, config.smtp_port, timeout=config.timeout_s)
             except smtplib.SMTPConnectError as exc:
-                raise transient(f"SMTP {exc.smtp_code} on connect") from None
+                raise Transient(f"SMTP {exc.smtp_code} on connect") from None
             except OSError as exc:
-                raise transient(f"connection failed: {type(exc).__name__}") from None
+                raise Transient(f"connection failed: {type(exc).__name__}") from None
             try:
                 smtp.ehlo()
                 if config.smtp_starttls:
@@ -199,7 +200,7 @@ class SmtpExecutor:
             except smtplib.SMTPResponseException as exc:
                 # In SMTP, 4xx is the temporary failure and 5xx the permanent one.
                 if 400 <= exc.smtp_code < 500:
-                    raise transient(f"SMTP {exc.smtp_code}") from None
+                    raise Transient(f"SMTP {exc.smtp_code}") from None
                 raw = exc.smtp_error
                 detail = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
                 raise UpstreamRejected(_SERVICE, exc.smtp_code, detail.strip()) from None
@@ -208,17 +209,11 @@ class SmtpExecutor:
                     _SERVICE, 0, f"its TLS certificate is not trusted ({exc.verify_message})"
                 ) from None
             except (smtplib.SMTPServerDisconnected, OSError) as exc:
-                raise transient(f"connection lost: {type(exc).__name__}") from None
+                raise Transient(f"connection lost: {type(exc).__name__}") from None
             finally:
                 try:
                     smtp.quit()
                 except (smtplib.SMTPException, OSError):
                     smtp.close()
 
-        return with_retries(
-            attempt,
-            service=_SERVICE,
-            max_retries=config.max_retries,
-            backoff_s=config.retry_backoff_s,
-            sleep=ctx.sleep,
-        )
+        return call_with_retries(attempt, service=_SERVICE, config=config, sleep=ctx.sleep)

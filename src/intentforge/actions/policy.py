@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import email.utils
-import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import httpx
 
 from intentforge.config import ActionsConfig
 from intentforge.errors import UpstreamError
-
-log = logging.getLogger(__name__)
+from intentforge.retry import Retries, Transient, retry_after_s, with_retries
 
 T = TypeVar("T")
 
@@ -40,13 +36,6 @@ class UpstreamDown(UpstreamError):
         self.reason = reason
 
 
-class _Transient(Exception):
-    def __init__(self, reason: str, retry_after_s: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after_s = retry_after_s
-
-
 def is_dry_run(config: ActionsConfig, has_credentials: bool) -> bool:
     """`dry_run: null` (the default) means dry-run until the executor's credentials exist."""
     if config.dry_run is None:
@@ -54,53 +43,25 @@ def is_dry_run(config: ActionsConfig, has_credentials: bool) -> bool:
     return config.dry_run
 
 
-def with_retries(
+def call_with_retries(
     attempt: Callable[[], T],
     *,
     service: str,
-    max_retries: int,
-    backoff_s: float,
+    config: ActionsConfig,
     sleep: Callable[[float], None] | None = None,
 ) -> T:
-    """Run `attempt` up to 1 + max_retries times while it raises a transient error.
+    """Run `attempt`, retrying while it raises `Transient`, within the actions' retry settings.
 
-    Backoff doubles from `backoff_s`; a server's Retry-After wins when it asks for longer (bounded).
-    Callers make retried requests idempotent (same X-Request-Id, same Message-ID).
+    Backoff doubles from `retry_backoff_s`; a Retry-After wins when it asks for longer, up to
+    30 s (someone is waiting for the answer). Gives up with UpstreamDown.
     """
-    last = "unknown error"
-    for number in range(max_retries + 1):
-        try:
-            return attempt()
-        except _Transient as exc:
-            last = exc.reason
-            if number == max_retries:
-                break
-            delay = backoff_s * (2**number)
-            if exc.retry_after_s is not None:
-                delay = max(delay, min(exc.retry_after_s, _MAX_RETRY_AFTER_S))
-            log.warning(
-                "%s: %s; retry %d of %d in %.2fs", service, last, number + 1, max_retries, delay
-            )
-            (sleep or time.sleep)(delay)
-    raise UpstreamDown(service, last)
-
-
-def transient(reason: str, retry_after_s: float | None = None) -> Exception:
-    """The exception an attempt raises to ask `with_retries` for another try."""
-    return _Transient(reason, retry_after_s)
-
-
-def _retry_after_s(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value)
-        if parsed is None:
-            return None
-        return max(0.0, (parsed - datetime.now(UTC)).total_seconds())
+    return with_retries(
+        attempt,
+        Retries(config.max_retries, config.retry_backoff_s, max_retry_after_s=_MAX_RETRY_AFTER_S),
+        service=service,
+        give_up=lambda reason: UpstreamDown(service, reason),
+        sleep=sleep or time.sleep,
+    )
 
 
 def _detail(response: httpx.Response) -> str:
@@ -135,22 +96,16 @@ def http_request(
         try:
             response = client.request(method, url, **kwargs)
         except httpx.TimeoutException:
-            raise transient(f"no answer within {config.timeout_s:g}s") from None
+            raise Transient(f"no answer within {config.timeout_s:g}s") from None
         except httpx.TransportError as exc:
-            raise transient(f"connection failed: {type(exc).__name__}") from None
+            raise Transient(f"connection failed: {type(exc).__name__}") from None
         if response.status_code == 429 or response.status_code >= 500:
-            raise transient(f"HTTP {response.status_code}", _retry_after_s(response))
+            raise Transient(f"HTTP {response.status_code}", retry_after_s(response.headers))
         if response.status_code >= 400:
             raise UpstreamRejected(service, response.status_code, _detail(response))
         return response
 
-    return with_retries(
-        attempt,
-        service=service,
-        max_retries=config.max_retries,
-        backoff_s=config.retry_backoff_s,
-        sleep=sleep or time.sleep,
-    )
+    return call_with_retries(attempt, service=service, config=config, sleep=sleep)
 
 
 def json_object(response: httpx.Response, service: str) -> dict[str, Any]:
