@@ -134,9 +134,17 @@ def _span_starts(text: str) -> list[int]:
     return starts
 
 
+def _span_may_end(text: str, i: int) -> bool:
+    """Whether a copied value may end at text[i]: on a word's last character or on punctuation
+    before a space, never on a space or inside a word ("Sain" for "Saint" is not a span)."""
+    if text[i].isspace():
+        return False
+    return i == len(text) - 1 or not text[i + 1].isalnum()
+
+
 def span_rules(text: str) -> list[str]:
     """Rules for `span`: any run of `text` (case aside) that starts where `_span_starts` allows
-    and ends anywhere but on a space. One rule per character: `sK` is a non-empty prefix of
+    and ends where `_span_may_end` allows. One rule per character: `sK` is a non-empty prefix of
     text[K:], so the grammar stays linear in the text's length."""
     starts = _span_starts(text)
     if not starts:  # blank text (the runtime refuses it before generating): any string
@@ -147,10 +155,10 @@ def span_rules(text: str) -> list[str]:
         expr = _char_expr(char)
         if i == last:
             rules.append(f"s{i} ::= {expr}")
-        elif char.isspace():
-            rules.append(f"s{i} ::= {expr} s{i + 1}")
-        else:
+        elif _span_may_end(text, i):
             rules.append(f"s{i} ::= {expr} s{i + 1}?")
+        else:
+            rules.append(f"s{i} ::= {expr} s{i + 1}")
     return rules
 
 
