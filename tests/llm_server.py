@@ -2,7 +2,8 @@
 
 It answers `POST /v1/chat/completions` with rows made deterministically from what the prompt asks
 for (the intent, and per row the optional slots), or, as scripted, with malformed JSON, rows that
-violate the schema, 429 with Retry-After, 500, 401, or a dropped connection.
+violate the schema, 429 with Retry-After (seconds, a date, or unreadable), 500, 503, 401, or a
+dropped connection.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ ACTIONS = (
     "invalid",
     "429",
     "429-date",
+    "429-soon",
+    "503-soon",
     "500",
     "drop",
     "401",
@@ -185,6 +188,11 @@ class FakeLLMServer:
                         else email.utils.formatdate(time.time() + 2, usegmt=True)
                     )
                     self._json(429, {"error": {"message": "rate limited"}}, {"Retry-After": after})
+                    return
+                if action in ("429-soon", "503-soon"):
+                    # Not a number of seconds nor an HTTP date: the client uses its own backoff.
+                    status = int(action.split("-")[0])
+                    self._json(status, {"error": {"message": "busy"}}, {"Retry-After": "soon"})
                     return
                 if action == "500":
                     self._json(500, {"error": {"message": "upstream exploded"}})

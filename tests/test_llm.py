@@ -10,7 +10,6 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,19 +18,17 @@ import pytest
 from intentforge.catalogue import OUT_OF_SCOPE, Catalogue, load_catalogue
 from intentforge.config import LLMConfig
 from intentforge.data.ledger import Ledger
-from intentforge.data.llm import (
-    CHECKPOINT_ROWS,
-    InvalidRow,
+from intentforge.data.llm import generate_with_llm as generate
+from intentforge.data.llm.plan import (
     Job,
     RowSpec,
-    build_messages,
-    check_row,
     intent_quotas,
     optional_slots_of,
-    retry_after_s,
     slot_combinations,
 )
-from intentforge.data.llm import generate_with_llm as generate
+from intentforge.data.llm.prompt import build_messages
+from intentforge.data.llm.reply import InvalidRow, check_row
+from intentforge.data.llm.workers import CHECKPOINT_ROWS
 from intentforge.errors import IntentforgeError, UpstreamError
 from llm_server import FakeLLMServer
 
@@ -126,17 +123,19 @@ def build_prompt(catalogue: Catalogue) -> str:
     return str(build_messages(catalogue, job)[-1]["content"])
 
 
-def test_rate_limits_wait_for_retry_after_in_seconds_and_as_http_date(
+def test_rate_limits_wait_for_retry_after_or_back_off_when_it_is_unreadable(
     catalogue: Catalogue, server: FakeLLMServer, tmp_path: Path
 ) -> None:
-    server.enqueue("429", "429-date")
+    server.enqueue("429", "429-date", "429-soon", "503-soon")
     report = generate(
         catalogue, config_for(server, concurrency=1), None, rows=5, ledger=tmp_path / "l", seed=1
     )
-    assert report.retries == 2 and report.rows_written == 5
-    first, second, third = server.seen[:3]
-    assert second.at_s - first.at_s >= 0.95
-    assert third.at_s - second.at_s >= 0.95  # the date was 2 s ahead, in whole seconds
+    assert report.retries == 4 and report.rows_written == 5
+    at = [seen.at_s for seen in server.seen]
+    assert at[1] - at[0] >= 0.95
+    assert at[2] - at[1] >= 0.95  # the date was 2 s ahead, in whole seconds
+    assert at[3] - at[2] < 0.9  # "soon" is no wait: backoff_s (0.01) applies
+    assert at[4] - at[3] < 0.9
 
 
 def test_retries_are_bounded_then_a_clear_error_and_written_rows_stay(
@@ -393,17 +392,6 @@ def test_check_row_copies_spans_and_rejects_what_cannot_be_trained_on(
     for intent, raw in bad:
         with pytest.raises(InvalidRow):
             check_row(catalogue, intent, raw)
-
-
-def test_retry_after_accepts_seconds_http_dates_and_milliseconds() -> None:
-    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
-    assert retry_after_s({"retry-after": "3"}, now) == 3.0
-    assert retry_after_s({"retry-after": "Thu, 01 Jan 2026 12:00:07 GMT"}, now) == 7.0
-    assert retry_after_s({"retry-after": "Thu, 01 Jan 2026 11:00:00 GMT"}, now) == 0.0
-    assert retry_after_s({"retry-after-ms": "250"}, now) == 0.25
-    assert retry_after_s({"retry-after": "soon"}, now) is None
-    assert retry_after_s({}, now) is None
-    assert retry_after_s({"retry-after": "99999"}, now) == 300.0
 
 
 def test_quotas_keep_the_out_of_scope_share_and_balance_the_rest(catalogue: Catalogue) -> None:
