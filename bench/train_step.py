@@ -19,9 +19,11 @@ import torch
 
 from intentforge.catalogue import load_catalogue
 from intentforge.config import TrainConfig, load_settings
-from intentforge.train.dataset import collate, encode_rows, length_batches, read_rows
+from intentforge.data.jsonl import read_dataset
+from intentforge.train.dataset import collate, encode_rows, length_batches
 from intentforge.train.models import end_of_turn_token, load_tokenizer, resolve_base, uses_lora
-from intentforge.train.train import completion_loss, learning_rate, make_optimizer, prepare_model
+from intentforge.train.train import completion_loss
+from intentforge.train.trainable import learning_rate, make_optimizer, prepare_model
 
 
 def _what_trains(config: TrainConfig) -> str:
@@ -52,7 +54,7 @@ def main() -> None:
     model = prepare_model(config, base, "cpu")
     load_s = time.monotonic() - started
     split = encode_rows(
-        read_rows(args.data), tokenizer=tokenizer, catalogue=catalogue,
+        read_dataset(args.data, catalogue), tokenizer=tokenizer, catalogue=catalogue,
         end_of_turn=end_of_turn_token(tokenizer), max_length=config.max_length,
     )  # fmt: skip
     examples = split.examples

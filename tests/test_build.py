@@ -133,7 +133,7 @@ def test_extra_training_rows_join_the_train_split_but_never_dev_texts(tmp_path: 
 def test_full_fine_tuning_is_tracked_by_its_model_directory(tmp_path: Path) -> None:
     """Training every weight writes run/model, LoRA run/adapter: the train stage must expect the
     right one, including when train.lora is unset (every weight for smollm2-135m only)."""
-    from intentforge.train.train import learning_rate
+    from intentforge.train.trainable import learning_rate
 
     def paths_for(**train: Any):
         settings = load_settings(None, {"train": {"runs_dir": tmp_path, **train}})

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from intentforge.catalogue import load_catalogue
-from intentforge.errors import IntentforgeError
 from intentforge.prompt import render_prompt
 from intentforge.train.dataset import (
     IGNORE_INDEX,
@@ -15,9 +14,8 @@ from intentforge.train.dataset import (
     encode_rows,
     length_batches,
     prompt_ids,
-    read_rows,
 )
-from tiny_model import TRAIN_ROWS, write_rows
+from tiny_model import TRAIN_ROWS
 
 
 @pytest.fixture(scope="module")
@@ -114,12 +112,3 @@ def test_length_batches_cover_every_row_once_and_group_similar_lengths(tokenizer
         examples, batch_size=8, seed=1, epoch=1
     )  # reshuffled per epoch
     assert batches == length_batches(examples, batch_size=8, seed=1, epoch=0)  # deterministic
-
-
-def test_read_rows_names_the_bad_line(tmp_path: Path) -> None:
-    path = write_rows(tmp_path / "rows.jsonl", TRAIN_ROWS[:2])
-    path.write_text(path.read_text() + "{not json\n")
-    with pytest.raises(IntentforgeError, match=r"rows.jsonl:3"):
-        read_rows(path)
-    with pytest.raises(IntentforgeError, match="intentforge data generate"):
-        read_rows(tmp_path / "absent.jsonl")

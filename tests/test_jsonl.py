@@ -1,9 +1,12 @@
-"""JSONL datasets: atomic writes, errors naming file and line, rows validated by the catalogue."""
+"""JSONL datasets: atomic writes, one reader of labelled rows (strict or lenient) whose errors
+name file and line, rows validated by the catalogue."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
+from pathlib import Path
 
 import pytest
 
@@ -71,15 +74,88 @@ def test_unwritable_location_is_a_one_line_error(tmp_path):
 def test_malformed_json_names_file_and_line(tmp_path):
     path = tmp_path / "bad.jsonl"
     path.write_text(json.dumps(GOOD) + "\n\n" + '{"id": "x", "text": \n')
-    with pytest.raises(IntentforgeError, match=r"bad.jsonl line 3: not valid JSON"):
+    with pytest.raises(IntentforgeError, match=r"bad\.jsonl:3: not valid JSON"):
         read_jsonl(path)
     path.write_text("[1, 2]\n")
-    with pytest.raises(IntentforgeError, match="line 1: expected a JSON object"):
+    with pytest.raises(IntentforgeError, match=r"bad\.jsonl:1: expected a JSON object"):
         read_jsonl(path)
-    with pytest.raises(IntentforgeError, match="dataset file not found"):
+    with pytest.raises(IntentforgeError, match=r"absent\.jsonl: dataset not found"):
         read_jsonl(tmp_path / "absent.jsonl")
-    with pytest.raises(IntentforgeError, match="is a directory"):
+    with pytest.raises(IntentforgeError, match="a directory, not a JSONL"):
         read_jsonl(tmp_path)
+
+
+def _problem_files(tmp_path):
+    """One good row, then a file for each problem the reader must report: a line that is not
+    JSON, a row the catalogue refuses, an empty file and a file that does not exist."""
+    good = tmp_path / "good.jsonl"
+    write_jsonl(good, [GOOD])
+    malformed = tmp_path / "malformed.jsonl"
+    malformed.write_text(json.dumps({**GOOD, "id": "a2"}) + "\n" + '{"id": "x", "text": \n')
+    refused = tmp_path / "refused.jsonl"
+    write_jsonl(refused, [{**GOOD, "id": "a3"}, {**GOOD, "id": "a4", "intent": "play_music"}])
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    return good, malformed, refused, empty, tmp_path / "absent.jsonl"
+
+
+@pytest.mark.parametrize(
+    ("index", "message"),
+    [
+        (1, r"malformed\.jsonl:2: not valid JSON"),
+        (2, r"refused\.jsonl:2: unknown intent"),
+        (3, r"empty\.jsonl: no rows"),
+        (4, r"absent\.jsonl: dataset not found"),
+    ],
+)
+def test_a_strict_read_stops_at_the_first_problem_naming_file_and_line(
+    tmp_path, catalogue, index, message
+):
+    files = _problem_files(tmp_path)
+    with pytest.raises(IntentforgeError, match=message) as info:
+        read_dataset([files[0], files[index]], catalogue)
+    assert "\n" not in str(info.value)
+
+
+def test_a_lenient_read_skips_and_counts_each_problem_with_the_same_message(tmp_path, catalogue):
+    files = _problem_files(tmp_path)
+    skipped: list[str] = []
+    rows = read_dataset(files, catalogue, skipped=skipped)
+    assert [r["id"] for r in rows] == ["a1", "a2", "a3"]
+    assert len(skipped) == 4
+    for message, pattern in zip(
+        skipped,
+        [r"malformed\.jsonl:2: not valid JSON", r"refused\.jsonl:2: unknown intent",
+         r"empty\.jsonl: no rows", r"absent\.jsonl: dataset not found"],
+        strict=True,
+    ):  # fmt: skip
+        assert re.match(f"^{re.escape(str(tmp_path))}/{pattern}", message), message
+        with pytest.raises(IntentforgeError) as strict:
+            read_dataset(Path(message.split(":")[0]), catalogue)
+        assert str(strict.value) == message
+
+
+def test_folders_are_read_file_by_file_in_name_order(tmp_path, catalogue):
+    folder = tmp_path / "dev"
+    folder.mkdir()
+    write_jsonl(folder / "b.jsonl", [{**GOOD, "id": "b1"}, {**GOOD, "id": "b2"}])
+    write_jsonl(folder / "a.jsonl", [GOOD])
+    (folder / "notes.txt").write_text("not a dataset")
+    assert [r["id"] for r in read_dataset(folder, catalogue)] == ["a1", "b1", "b2"]
+    (tmp_path / "none").mkdir()
+    with pytest.raises(IntentforgeError, match=r"none: no \*\.jsonl files"):
+        read_dataset(tmp_path / "none", catalogue)
+
+
+def test_gold_rows_without_a_catalogue_need_text_and_intent_only(tmp_path):
+    path = tmp_path / "one.jsonl"
+    path.write_text(json.dumps({"text": "play jazz", "intent": "none"}) + "\n")
+    assert read_dataset(path) == [
+        {"text": "play jazz", "intent": "none", "id": "one-1", "parameters": {}}
+    ]
+    path.write_text(json.dumps(GOOD) + "\n" + json.dumps({"text": "no intent"}) + "\n")
+    with pytest.raises(IntentforgeError, match=r"one\.jsonl:2: row lacks the key\(s\) intent"):
+        read_dataset(path)
 
 
 def test_validate_row_canonicalises_parameters(catalogue):
@@ -102,7 +178,7 @@ def test_validate_row_canonicalises_parameters(catalogue):
 def test_invalid_rows_are_rejected_with_file_and_line(tmp_path, catalogue, change, message):
     path = tmp_path / "rows.jsonl"
     write_jsonl(path, [GOOD, {**GOOD, **change}])
-    with pytest.raises(IntentforgeError, match=f"rows.jsonl line 2: .*{message}"):
+    with pytest.raises(IntentforgeError, match=f"rows.jsonl:2: .*{message}"):
         read_dataset(path, catalogue)
 
 

@@ -150,7 +150,7 @@ def test_a_foreign_file_as_output_is_refused(
 ) -> None:
     out = tmp_path / "train.jsonl"
     out.write_text(json.dumps(ROWS[0]) + "\n")
-    with pytest.raises(IntentforgeError, match="not a speechify row"):
+    with pytest.raises(IntentforgeError, match=r"train\.jsonl:1: not a speechify row"):
         speechify(ROWS, out, load_catalogue(), [EspeakSpeaker()], transcriber)
 
 

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from intentforge.catalogue import load_catalogue
 from intentforge.errors import IntentforgeError
-from intentforge.export.fetch import sha256_file
+from intentforge.digest import sha256_file
 from intentforge.train.train import train
 from tiny_model import tiny_train_config
 

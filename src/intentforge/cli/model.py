@@ -119,8 +119,8 @@ def merge(
     ),
 ) -> None:
     """Merge a run's LoRA adapter into its base; save safetensors and tokenizer."""
+    from intentforge.train.checkpoint import run_dir_for
     from intentforge.train.merge import merge as merge_adapter
-    from intentforge.train.train import run_dir_for
 
     settings = settings_from(config)
     run = run_dir or run_dir_for(settings.train, name)
@@ -151,7 +151,7 @@ def export(
     """Convert the merged model to GGUF (llama.cpp's converter) and quantize it."""
     from intentforge.export.gguf import ensure_converter
     from intentforge.export.gguf import export as export_gguf
-    from intentforge.train.train import read_run_config, run_dir_for
+    from intentforge.train.checkpoint import read_run_config, run_dir_for
 
     settings = settings_from(
         config, {"export": {"quantizations": quantizations or None, "out_dir": out_dir}}

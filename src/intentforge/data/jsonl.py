@@ -1,7 +1,9 @@
 """Read and write JSONL datasets: one row per line, validated against the catalogue.
 
 Rows look like {"id", "text", "intent", "parameters", "source"} plus optional extra keys ("style").
-Writes are atomic (temp file, fsync, rename) so a killed run never leaves half a dataset behind.
+`read_dataset` is the one reader of labelled rows (generation, split, training, evaluation,
+speechify); its errors say `path:line: what is wrong`. Writes are atomic (temp file, fsync,
+rename) so a killed run never leaves half a dataset behind.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,29 +22,42 @@ SOURCES = ("templates", "llm", "dev", "speech")
 REQUIRED_KEYS = ("id", "text", "intent", "parameters", "source")
 
 
-def numbered_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) for every non-blank line; errors name the file and line."""
+def _lines(path: Path) -> list[str]:
+    """The lines of one JSONL file; one that cannot be read is an IntentforgeError `path: why`."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        return path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
-        raise IntentforgeError(f"dataset file not found: {path}") from None
+        raise IntentforgeError(
+            f"{path}: dataset not found; make one with `intentforge data generate` or pass an "
+            "existing JSONL file or folder of them"
+        ) from None
     except IsADirectoryError:
-        raise IntentforgeError(f"{path} is a directory, not a JSONL dataset file") from None
+        raise IntentforgeError(f"{path}: a directory, not a JSONL dataset file") from None
     except UnicodeDecodeError as exc:
-        raise IntentforgeError(f"{path} is not UTF-8 text ({exc.reason})") from None
+        raise IntentforgeError(f"{path}: not UTF-8 text ({exc.reason})") from None
     except OSError as exc:
-        raise IntentforgeError(f"cannot read {path}: {exc.strerror}") from None
-    for number, line in enumerate(lines, start=1):
+        raise IntentforgeError(f"{path}: cannot be read ({exc.strerror})") from None
+
+
+def _object(line: str) -> dict[str, Any]:
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise IntentforgeError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(row, dict):
+        raise IntentforgeError("expected a JSON object, one per line")
+    return row
+
+
+def numbered_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for every non-blank line, unvalidated; errors say `path:line: why`."""
+    for number, line in enumerate(_lines(path), start=1):
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise IntentforgeError(
-                f"{path} line {number}: not valid JSON ({exc.msg} at column {exc.colno})"
-            ) from None
-        if not isinstance(row, dict):
-            raise IntentforgeError(f"{path} line {number}: expected a JSON object, one per line")
+            row = _object(line)
+        except IntentforgeError as exc:
+            raise IntentforgeError(f"{path}:{number}: {exc}") from None
         yield number, row
 
 
@@ -53,9 +68,7 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 def validate_row(row: Mapping[str, Any], catalogue: Catalogue) -> dict[str, Any]:
     """The row with its parameters in canonical form; IntentforgeError says what is wrong."""
-    missing = [k for k in REQUIRED_KEYS if k not in row]
-    if missing:
-        raise IntentforgeError(f"row lacks the key(s) {', '.join(missing)}")
+    _require(row, REQUIRED_KEYS)
     if not isinstance(row["text"], str) or not row["text"].strip():
         raise IntentforgeError("row text must be a non-empty string")
     if not isinstance(row["id"], str) or not row["id"]:
@@ -66,15 +79,78 @@ def validate_row(row: Mapping[str, Any], catalogue: Catalogue) -> dict[str, Any]
     return {**row, "intent": call.intent, "parameters": call.parameters}
 
 
-def read_dataset(path: Path, catalogue: Catalogue) -> list[dict[str, Any]]:
-    """Read and validate a dataset; the first bad row stops it, naming file and line."""
-    rows = []
-    for number, row in numbered_rows(path):
+def _require(row: Mapping[str, Any], keys: Sequence[str]) -> None:
+    missing = [k for k in keys if k not in row]
+    if missing:
+        raise IntentforgeError(f"row lacks the key(s) {', '.join(missing)}")
+
+
+def _jsonl_files(path: Path) -> list[Path]:
+    """`path` itself, or every *.jsonl in the folder `path`, in name order."""
+    if not path.is_dir():
+        return [path]
+    files = sorted(path.glob("*.jsonl"))
+    if not files:
+        raise IntentforgeError(f"{path}: no *.jsonl files in this folder")
+    return files
+
+
+def read_dataset(
+    paths: Path | Sequence[Path],
+    catalogue: Catalogue | None = None,
+    *,
+    skipped: list[str] | None = None,
+) -> list[dict[str, Any]]:
+    """Labelled rows from JSONL files (a folder: every *.jsonl inside, in name order).
+
+    With a `catalogue`, every row is a dataset row (`REQUIRED_KEYS`, a known source) that the
+    catalogue accepts, returned with canonical parameters. Without one, rows are gold labels to
+    evaluate on: `text` and `intent` are required, `id` defaults to `<file stem>-<line>` and
+    `parameters` to {} (they are checked against the catalogue when predicted).
+
+    Strict by default: the first problem (a file missing, unreadable or without rows, a line that is
+    not a JSON object, a row that does not validate) raises IntentforgeError `path:line: what is
+    wrong` (`path: what is wrong` for a whole file). Lenient when `skipped` is a list: each such
+    problem is appended to it as that same message, and the rows that are fine are returned.
+    """
+
+    def reject(message: str) -> None:
+        if skipped is None:
+            raise IntentforgeError(message)
+        skipped.append(message)
+
+    rows: list[dict[str, Any]] = []
+    for path in [paths] if isinstance(paths, Path) else paths:
         try:
-            rows.append(validate_row(row, catalogue))
+            files = _jsonl_files(Path(path))
         except IntentforgeError as exc:
-            raise IntentforgeError(f"{path} line {number}: {exc}") from None
+            reject(str(exc))
+            continue
+        for file in files:
+            try:
+                lines = _lines(file)
+            except IntentforgeError as exc:
+                reject(str(exc))
+                continue
+            if not any(line.strip() for line in lines):
+                reject(f"{file}: no rows (the file is empty)")
+            for number, line in enumerate(lines, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    rows.append(_labelled(_object(line), catalogue, f"{file.stem}-{number}"))
+                except IntentforgeError as exc:
+                    reject(f"{file}:{number}: {exc}")
     return rows
+
+
+def _labelled(row: dict[str, Any], catalogue: Catalogue | None, default_id: str) -> dict[str, Any]:
+    if catalogue is not None:
+        return validate_row(row, catalogue)
+    _require(row, ("text", "intent"))
+    row.setdefault("id", default_id)
+    row.setdefault("parameters", {})
+    return row
 
 
 def check_writable(path: Path) -> None:

@@ -48,7 +48,7 @@ def _load(weights: Path, where: str, record: dict[str, Any], base: Any) -> Any:
     # A checkpoint holds only the trainable weights: rebuild the model as training did.
     from safetensors.torch import load_file
 
-    from intentforge.train.train import prepare_model
+    from intentforge.train.trainable import prepare_model
 
     model = prepare_model(TrainConfig.model_validate(record["train"]), base, "cpu")
     _, unexpected = model.load_state_dict(load_file(weights / "weights.safetensors"), strict=False)
@@ -73,8 +73,8 @@ class AdapterPredictor:
     ) -> None:
         import torch
 
+        from intentforge.train.checkpoint import read_run_config
         from intentforge.train.models import load_tokenizer, resolve_base
-        from intentforge.train.train import read_run_config
 
         record = read_run_config(run_dir)
         weights, where = _weights(run_dir)

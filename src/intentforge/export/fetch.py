@@ -25,6 +25,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any, Protocol
 
+from intentforge.digest import sha256_file
 from intentforge.errors import IntentforgeError, UpstreamError
 
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -42,15 +43,6 @@ class _Body(Protocol):
 
 class _Interrupted(Exception):
     """The body stopped early: worth another try from where it stopped."""
-
-
-def sha256_file(path: Path, chunk_bytes: int = CHUNK_BYTES) -> str:
-    """The hex sha256 of a file, read in chunks (models are hundreds of MB)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(chunk_bytes):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def fetch(

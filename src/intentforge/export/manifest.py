@@ -15,8 +15,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from intentforge import __version__
+from intentforge.digest import sha256_file
 from intentforge.errors import IntentforgeError
-from intentforge.export.fetch import sha256_file
 
 MANIFEST_VERSION = 1
 

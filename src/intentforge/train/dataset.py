@@ -8,11 +8,9 @@ and masking "pad" ids would hide the very token that teaches the model to stop.
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from intentforge.catalogue import Catalogue
@@ -46,30 +44,6 @@ class EncodedSplit:
     # Rows with a spoken slot (priority) whose value the text does not say in a known way: the
     # model could not copy it.
     dropped_unsaid: int = 0
-
-
-def read_rows(path: Path) -> list[dict[str, Any]]:
-    """Read a JSONL dataset; every row needs `text`, `intent` and `parameters`."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise IntentforgeError(
-            f"dataset {path} not found: create it with `intentforge data generate`"
-        ) from None
-    rows = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise IntentforgeError(f"{path}:{number} is not valid JSON: {exc.msg}") from None
-        if not isinstance(row, dict) or not {"text", "intent", "parameters"} <= row.keys():
-            raise IntentforgeError(f"{path}:{number} needs the keys text, intent and parameters")
-        rows.append(row)
-    if not rows:
-        raise IntentforgeError(f"dataset {path} is empty")
-    return rows
 
 
 def prompt_ids(tokenizer: PreTrainedTokenizerBase, text: str) -> list[int]:

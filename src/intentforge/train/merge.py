@@ -11,8 +11,8 @@ import shutil
 from pathlib import Path
 
 from intentforge.errors import IntentforgeError
+from intentforge.train.checkpoint import read_run_config
 from intentforge.train.models import ResolvedBase, load_model, load_tokenizer, resolve_base
-from intentforge.train.train import read_run_config
 
 
 def merge(run_dir: Path, *, out_dir: Path | None = None, cache_dir: Path) -> Path:

@@ -70,7 +70,6 @@ PRESETS: dict[str, BasePreset] = {
         ),
     )
 }
-DEFAULT_PRESET = "smollm2-135m"
 
 
 def uses_lora(config: TrainConfig) -> bool:
@@ -296,11 +295,3 @@ def end_of_turn_token(tokenizer: PreTrainedTokenizerBase) -> str:
     if tokenizer.eos_token is None:
         raise IntentforgeError("the base tokenizer has no EOS token: the model could not stop")
     return str(tokenizer.eos_token)
-
-
-def describe_presets() -> list[dict[str, str]]:
-    """Presets for `--help` texts and the README: name, description, licence."""
-    return [
-        {"name": p.name, "description": p.description, "license": p.license}
-        for p in PRESETS.values()
-    ]

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from intentforge.catalogue import Catalogue
+from intentforge.data.jsonl import numbered_rows
 from intentforge.data.speech import digits_to_words, words_to_digits
 from intentforge.errors import IntentforgeError
 from intentforge.voice.audio import decode_audio
@@ -92,19 +93,17 @@ def _trim_partial_line(path: Path) -> None:
 
 
 def _done_ids(*paths: Path) -> set[str]:
+    """Ids of the rows an earlier run already kept or dropped (files not yet written are empty)."""
     done: set[str] = set()
     for path in paths:
         if not path.exists():
             continue
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                done.add(str(json.loads(line)["speech_of"]))
-            except (json.JSONDecodeError, KeyError, TypeError):
+        for number, row in numbered_rows(path):
+            if "speech_of" not in row:
                 raise IntentforgeError(
-                    f"{path} line {number} is not a speechify row; use a new output file"
-                ) from None
+                    f"{path}:{number}: not a speechify row (no speech_of); use a new output file"
+                )
+            done.add(str(row["speech_of"]))
     return done
 
 
