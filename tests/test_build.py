@@ -8,11 +8,10 @@ from typing import Any
 
 import pytest
 
-from intentforge.build.pipeline import build, build_paths, is_built
-from intentforge.catalogue import load_catalogue
+from intentforge.catalogue import Catalogue, load_catalogue
 from intentforge.config import Settings, load_settings
-
-pytestmark = pytest.mark.slow
+from intentforge.pipeline.incremental import is_current, run_stages
+from intentforge.pipeline.plan import build, build_paths, is_built, plan
 
 STAGES = ["data", "split", "train", "merge", "export", "eval"]
 
@@ -52,6 +51,7 @@ def _settings(root: Path, tiny_base: Path, converter: Path, **train: Any) -> Set
     )
 
 
+@pytest.mark.slow
 def test_rebuild_skips_what_is_current_and_redoes_what_a_config_change_touches(
     tmp_path: Path, tiny_base: Path
 ) -> None:
@@ -90,8 +90,6 @@ def test_rebuild_skips_what_is_current_and_redoes_what_a_config_change_touches(
 
 
 def test_extra_training_rows_join_the_train_split_but_never_dev_texts(tmp_path: Path) -> None:
-    from intentforge.build.pipeline import plan
-    from intentforge.build.stages import run_stages
     from intentforge.errors import IntentforgeError
     from tiny_model import TEST_ROWS, write_rows
 
@@ -152,3 +150,39 @@ def test_full_fine_tuning_is_tracked_by_its_model_directory(tmp_path: Path) -> N
     paths, pinned = paths_for(lora=False, learning_rate=3e-5)
     assert paths.adapter == paths.run_dir / "model"
     assert learning_rate(pinned) == 3e-5
+
+
+_FAN = """
+intents:
+  - name: set_fan
+    description: Set the fan speed.
+    parameters:
+      speed:
+        type: integer
+        required: true
+        minimum: 1
+        maximum: 3
+        spoken: {slow: 1, medium: 2, full blast: 3}
+    examples: ["set the fan to {speed}", "fan {speed} please"]
+"""
+
+
+def test_editing_a_user_intents_spoken_phrases_makes_the_data_stage_stale(tmp_path: Path) -> None:
+    intents = tmp_path / "intents.yaml"
+    intents.write_text(_FAN, encoding="utf-8")
+    settings = load_settings(
+        None,
+        {
+            "catalogue": {"files": [intents]},
+            "data": {"rows": 40, "out_dir": tmp_path / "data"},
+            "build": {"state_dir": tmp_path / "stages"},
+        },
+    )
+
+    def data_stage():  # the plan as `intentforge build` makes it, from the file as it is now
+        return plan(settings, Catalogue.from_settings(settings))[0]
+
+    run_stages([data_stage()], settings.build.state_dir)
+    assert is_current(data_stage(), settings.build.state_dir)
+    intents.write_text(_FAN.replace("full blast: 3", "full speed: 3"), encoding="utf-8")
+    assert not is_current(data_stage(), settings.build.state_dir)

@@ -403,6 +403,41 @@ def test_user_intent_slot_can_be_spoken(tmp_path):
         load_catalogue([path])
 
 
+def test_fingerprint_changes_with_every_field_of_an_intent(catalogue):
+    from dataclasses import replace
+
+    from pydantic import create_model
+
+    from intentforge.catalogue import Catalogue
+
+    assert catalogue.fingerprint() == load_catalogue().fingerprint()
+    task = catalogue["add_task"]
+    edits = {
+        "name": "add_todo",
+        "description": "Add a to-do.",
+        "action": "my_tasks:executor",
+        "examples": (*task.examples, "jot down {content}"),
+        "slot_values": {**task.slot_values, "content": ("wash the car",)},
+        "slot_rates": {**task.slot_rates, "due": 0.9},
+        "spoken": {"priority": {**task.spoken["priority"], "pronto": 1}},
+        "parameters": create_model("AddTask", __base__=task.parameters, note=(str | None, None)),
+    }
+    seen = {catalogue.fingerprint()}
+    for field, value in edits.items():
+        edited = [replace(task, **{field: value}), *catalogue.intents[1:]]
+        seen.add(Catalogue(edited).fingerprint())
+    assert len(seen) == 1 + len(edits)
+
+
+def test_catalogue_from_settings_loads_the_files_it_names(fixtures_dir):
+    from intentforge.catalogue import Catalogue
+    from intentforge.config import load_settings
+
+    files = [fixtures_dir / "user_intents.yaml"]
+    settings = load_settings(None, {"catalogue": {"files": files, "builtin": False}})
+    assert Catalogue.from_settings(settings).names == ("none", "set_thermostat")
+
+
 @pytest.mark.parametrize(
     ("text", "said", "filled"),
     [

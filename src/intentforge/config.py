@@ -9,6 +9,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
@@ -398,3 +399,15 @@ def load_secrets(settings: Settings, environ: Mapping[str, str] | None = None) -
         smtp_password=get("SMTP_PASSWORD", "GMAIL_APP_PASSWORD"),
         api_key=get("INTENTFORGE_API_KEY"),
     )
+
+
+def zone(name: str) -> ZoneInfo:
+    """The IANA time zone `name` (a request's, or runtime.timezone), or an IntentforgeError (400)
+    naming it."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise IntentforgeError(
+            f"unknown time zone {name!r}: use an IANA name such as 'Europe/Paris' or 'UTC'",
+            status_code=400,
+        ) from None

@@ -7,7 +7,6 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 
@@ -18,8 +17,8 @@ from intentforge.actions.result import ActionResult, ActionStatus, Plan
 from intentforge.actions.store import ActionStore, fingerprint
 from intentforge.actions.todoist import TodoistExecutor
 from intentforge.actions.weather import OpenMeteoExecutor
-from intentforge.catalogue import OUT_OF_SCOPE, Catalogue, IntentCall, load_catalogue
-from intentforge.config import Secrets, Settings
+from intentforge.catalogue import OUT_OF_SCOPE, Catalogue, IntentCall
+from intentforge.config import Secrets, Settings, zone
 from intentforge.errors import IntentforgeError
 
 log = logging.getLogger(__name__)
@@ -52,15 +51,6 @@ def executor_for(action: str) -> Executor:
     return executor
 
 
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise IntentforgeError(
-            f"unknown time zone {name!r}; use an IANA name like 'Europe/London'"
-        ) from None
-
-
 class ActionRunner:
     """Executes intent calls; keep one per process (it holds an HTTP client and the state store)."""
 
@@ -76,9 +66,7 @@ class ActionRunner:
         self.settings = settings
         self.config = settings.actions
         self.secrets = secrets
-        self.catalogue = catalogue or load_catalogue(
-            settings.catalogue.files, settings.catalogue.modules, builtin=settings.catalogue.builtin
-        )
+        self.catalogue = catalogue or Catalogue.from_settings(settings)
         self._store: ActionStore | None = None
         self._http = httpx.Client(
             timeout=httpx.Timeout(self.config.timeout_s),
@@ -107,15 +95,15 @@ class ActionRunner:
     def _context(
         self, resolved: Mapping[str, Any], key: str | None, now: datetime | None, timezone: str
     ) -> ActionContext:
-        zone = _zone(timezone)
-        when = datetime.now(zone) if now is None else now
+        tz = zone(timezone)
+        when = datetime.now(tz) if now is None else now
         if when.tzinfo is None:
-            when = when.replace(tzinfo=zone)
+            when = when.replace(tzinfo=tz)
         return ActionContext(
             config=self.config,
             secrets=self.secrets,
             http=self._http,
-            now=when.astimezone(zone),
+            now=when.astimezone(tz),
             resolved=dict(resolved),
             request_id=request_id_for(key),
             sleep=self._sleep,

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from enum import Enum
+from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from intentforge.catalogue.grammar import build_grammar
 from intentforge.catalogue.intent import Intent
 from intentforge.catalogue.spoken import SpokenTable
 from intentforge.errors import IntentforgeError
+
+if TYPE_CHECKING:
+    from intentforge.config import Settings
 
 OUT_OF_SCOPE = "none"
 
@@ -28,6 +34,20 @@ class IntentCall:
 
     def to_dict(self) -> dict[str, Any]:
         return {"intent": self.intent, "parameters": dict(self.parameters)}
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-able stand-in for a field value json cannot write, stable from run to run (a repr
+    with a memory address would make every fingerprint new)."""
+    if isinstance(value, type) and issubclass(value, BaseModel):
+        return value.model_json_schema()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=repr)
+    if isinstance(value, Enum):
+        return value.value
+    raise TypeError(f"cannot fingerprint {value!r} of type {type(value).__name__}")
 
 
 class Catalogue:
@@ -51,6 +71,26 @@ class Catalogue:
                     raise IntentforgeError(f"spoken values of {where}: {exc}") from None
         if OUT_OF_SCOPE not in self._intents:
             raise IntentforgeError(f"the catalogue needs the out-of-scope intent {OUT_OF_SCOPE!r}")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Catalogue:
+        """The catalogue the settings name: built-ins (unless turned off) plus user files and
+        modules."""
+        from intentforge.catalogue.loading import load_catalogue  # it builds on this module
+
+        config = settings.catalogue
+        return load_catalogue(config.files, config.modules, builtin=config.builtin)
+
+    def fingerprint(self) -> str:
+        """sha256 of every field of every intent, in order (parameters as their JSON Schema):
+        anything generated or trained from the catalogue is stale when it changes."""
+        described = [
+            {field.name: getattr(intent, field.name) for field in dataclasses.fields(intent)}
+            for intent in self.intents
+        ]
+        # Key order is kept: the order of phrases and values steers what the generator samples.
+        text = json.dumps(described, ensure_ascii=False, default=_plain)
+        return hashlib.sha256(text.encode()).hexdigest()
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -72,9 +72,9 @@ def intents(
     """List the catalogue's intents, or print the schema or grammar derived from it."""
     import json
 
-    from intentforge.cli.common import catalogue_from
+    from intentforge.catalogue import Catalogue
 
-    catalogue = catalogue_from(settings_from(config))
+    catalogue = Catalogue.from_settings(settings_from(config))
     if schema:
         print(json.dumps(catalogue.json_schema(), indent=2))
         return

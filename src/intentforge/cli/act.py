@@ -61,12 +61,12 @@ def act(
     call: Any = None
     resolved: dict[str, Any] = {}
     if text:
-        from intentforge.cli.common import catalogue_from
+        from intentforge.catalogue import Catalogue
         from intentforge.runtime import Parser, default_model_path
 
         path = default_model_path(settings)
         with console.status(f"loading {path}"):
-            parser = Parser(path, catalogue_from(settings), settings.runtime)
+            parser = Parser(path, Catalogue.from_settings(settings), settings.runtime)
         try:
             result = parser.parse(" ".join(text))
         finally:

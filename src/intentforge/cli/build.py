@@ -8,15 +8,15 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from intentforge.build.stages import Stage, StageOutcome
+from intentforge.catalogue import Catalogue
 from intentforge.cli.common import (
     ConfigOption,
-    catalogue_from,
     console,
     progress_bar,
     settings_from,
 )
 from intentforge.config import Settings
+from intentforge.pipeline.incremental import Stage, StageOutcome
 
 
 def _size(n_bytes: int) -> str:
@@ -30,7 +30,7 @@ def _size(n_bytes: int) -> str:
 def _summary(outcomes: list[StageOutcome], settings: Settings, total_s: float) -> None:
     import json
 
-    from intentforge.build.pipeline import build_paths
+    from intentforge.pipeline.plan import build_paths
 
     table = Table(title=f"build finished in {total_s:.0f} s")
     table.add_column("stage")
@@ -61,9 +61,9 @@ def _summary(outcomes: list[StageOutcome], settings: Settings, total_s: float) -
 
 
 def _build(settings: Settings, force: bool) -> list[StageOutcome]:
-    from intentforge.build.pipeline import build
+    from intentforge.pipeline.plan import build
 
-    catalogue = catalogue_from(settings)
+    catalogue = Catalogue.from_settings(settings)
 
     def announce(stage: Stage, skipped: bool) -> None:
         state = "[dim]up to date, skipped[/dim]" if skipped else "running"
@@ -100,11 +100,11 @@ def run(
     port: int | None = typer.Option(None, "--port", "-p", help="Port to serve on (server.port)."),
 ) -> None:
     """The main job: build the default model if it is not there, then serve it on 127.0.0.1."""
-    from intentforge.build.pipeline import build_paths, is_built
     from intentforge.cli.serve import serve
+    from intentforge.pipeline.plan import build_paths, is_built
 
     settings = settings_from(config, {"server": {"port": port}})
-    catalogue = catalogue_from(settings)
+    catalogue = Catalogue.from_settings(settings)
     with console.status("checking the build"):
         built = is_built(settings, catalogue)
     if built:

@@ -1,4 +1,4 @@
-"""What every CLI command shares: the console, config loading, catalogue, progress bars."""
+"""What every CLI command shares: the console, config loading, progress bars."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from intentforge.catalogue import Catalogue, load_catalogue
 from intentforge.config import Settings, load_settings
 
 console = Console(stderr=True)
@@ -35,12 +34,6 @@ ConfigOption = Annotated[
 
 def settings_from(config: Path | None, overrides: dict[str, Any] | None = None) -> Settings:
     return load_settings(config, overrides)
-
-
-def catalogue_from(settings: Settings) -> Catalogue:
-    return load_catalogue(
-        settings.catalogue.files, settings.catalogue.modules, builtin=settings.catalogue.builtin
-    )
 
 
 def progress_bar() -> Progress:

@@ -11,9 +11,9 @@ import typer
 from rich.console import Console
 from rich.progress import TaskID
 
+from intentforge.catalogue import Catalogue
 from intentforge.cli.common import (
     ConfigOption,
-    catalogue_from,
     console,
     progress_bar,
     settings_from,
@@ -76,7 +76,7 @@ def generate(
     }
     settings = settings_from(config, overrides)
     data = settings.data
-    catalogue = catalogue_from(settings)
+    catalogue = Catalogue.from_settings(settings)
     path = out if out is not None else data.out_dir / "generated.jsonl"
     check_writable(path)
 
@@ -178,7 +178,7 @@ def split(
         config, {"data": {"train_rows": train_rows, "test_rows": test_rows, "seed": seed}}
     )
     data = settings.data
-    catalogue = catalogue_from(settings)
+    catalogue = Catalogue.from_settings(settings)
     directory = out_dir if out_dir is not None else data.out_dir
     train_path, test_path = directory / "train.jsonl", directory / "test.jsonl"
     check_writable(train_path)
@@ -229,7 +229,7 @@ def stats(
     from intentforge.data.jsonl import read_dataset
     from intentforge.data.stats import dataset_stats, stats_table
 
-    catalogue = catalogue_from(settings_from(config))
+    catalogue = Catalogue.from_settings(settings_from(config))
     rows = [row for path in files for row in read_dataset(path, catalogue)]
     figures = dataset_stats(rows)
     if as_json:

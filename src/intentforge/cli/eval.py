@@ -9,9 +9,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from intentforge.catalogue import Catalogue
 from intentforge.cli.common import (
     ConfigOption,
-    catalogue_from,
     console,
     progress_bar,
     settings_from,
@@ -103,7 +103,7 @@ def evaluate(
             "nothing to evaluate: give a GGUF file or training run directory, or --baseline"
         )
     settings = settings_from(config, {"runtime": {"n_threads": threads}})
-    catalogue = catalogue_from(settings)
+    catalogue = Catalogue.from_settings(settings)
     paths = data or [DEFAULT_DATA]
     rows = _spread(load_rows(paths), limit)
     started = time.perf_counter()

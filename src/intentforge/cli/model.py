@@ -6,9 +6,9 @@ from pathlib import Path
 
 import typer
 
+from intentforge.catalogue import Catalogue
 from intentforge.cli.common import (
     ConfigOption,
-    catalogue_from,
     console,
     progress_bar,
     settings_from,
@@ -87,7 +87,7 @@ def train(
         }
     }
     settings = settings_from(config, overrides)
-    catalogue = catalogue_from(settings)
+    catalogue = Catalogue.from_settings(settings)
     data_dir = settings.data.out_dir
     test_path = test_file or data_dir / "test.jsonl"
     with progress_bar() as bar:

@@ -9,7 +9,8 @@ from typing import Any
 
 import typer
 
-from intentforge.cli.common import ConfigOption, catalogue_from, console, settings_from
+from intentforge.catalogue import Catalogue
+from intentforge.cli.common import ConfigOption, console, settings_from
 from intentforge.errors import IntentforgeError
 
 
@@ -39,7 +40,7 @@ def parse(
     settings = settings_from(config, {"runtime": {"model_path": model, "timezone": timezone}})
     path = default_model_path(settings)
     with console.status(f"loading {path}"):
-        parser = Parser(path, catalogue_from(settings), settings.runtime)
+        parser = Parser(path, Catalogue.from_settings(settings), settings.runtime)
 
     def answer(request: str) -> dict[str, Any]:
         out = parser.parse(request).to_dict()

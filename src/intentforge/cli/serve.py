@@ -6,7 +6,8 @@ from pathlib import Path
 
 import typer
 
-from intentforge.cli.common import ConfigOption, catalogue_from, console, settings_from
+from intentforge.catalogue import Catalogue
+from intentforge.cli.common import ConfigOption, console, settings_from
 from intentforge.config import load_secrets
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -40,7 +41,7 @@ def serve(
         },
     )
     secrets = load_secrets(settings)
-    catalogue = catalogue_from(settings)
+    catalogue = Catalogue.from_settings(settings)
     # Load before binding, so a missing or corrupt model is a one-line error and exit code 2.
     with console.status("loading the model"):
         parsers = load_parsers(settings, catalogue)

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from intentforge.cli.common import ConfigOption, catalogue_from, console, settings_from
+from intentforge.catalogue import Catalogue
+from intentforge.cli.common import ConfigOption, console, settings_from
 from intentforge.errors import IntentforgeError
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ def build_pipeline(
     from intentforge.voice.stt import transcriber_from
     from intentforge.voice.tts import speaker_from
 
-    catalogue = catalogue_from(settings)
+    catalogue = Catalogue.from_settings(settings)
     speaker = speaker_from(settings.voice)
     transcriber = transcriber_from(settings.voice)
     parser = Parser(model or default_model_path(settings), catalogue, settings.runtime)
@@ -156,7 +157,7 @@ def speechify(
     from intentforge.voice.tts import EspeakSpeaker, Speaker, speaker_from
 
     settings = settings_from(config)
-    catalogue = catalogue_from(settings)
+    catalogue = Catalogue.from_settings(settings)
     rows = read_dataset(in_path, catalogue)[:limit]
     speakers: list[Speaker]
     if voices:

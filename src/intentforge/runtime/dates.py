@@ -12,12 +12,12 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from dateparser.date import DateDataParser
 
 from intentforge.catalogue import IntentCall
-from intentforge.errors import IntentforgeError
+from intentforge.config import zone
 
 Kind = Literal["datetime", "date"]
 
@@ -45,17 +45,6 @@ class ResolvedSpan:
 
     def to_dict(self) -> dict[str, str | None]:
         return {"text": self.text, "iso": self.iso}
-
-
-def zone(name: str) -> ZoneInfo:
-    """The IANA time zone `name`, or an IntentforgeError (400) naming it."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise IntentforgeError(
-            f"unknown time zone {name!r}: use an IANA name such as 'Europe/Paris' or 'UTC'",
-            status_code=400,
-        ) from None
 
 
 def _normalise(span: str) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from intentforge.catalogue import OUT_OF_SCOPE, Catalogue, IntentCall
-from intentforge.config import RuntimeConfig, Settings
+from intentforge.config import RuntimeConfig, Settings, zone
 from intentforge.errors import IntentforgeError, ModelOutputError
 from intentforge.prompt import normalise_text, render_prompt
 from intentforge.runtime.dates import (
@@ -18,7 +18,6 @@ from intentforge.runtime.dates import (
     attach_trailing_dates,
     detach_dates,
     resolve_call,
-    zone,
 )
 from intentforge.runtime.engine import Abstain, Engine, Generation
 

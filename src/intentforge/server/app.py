@@ -27,7 +27,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from intentforge.catalogue import Catalogue, load_catalogue
+from intentforge.catalogue import Catalogue
 from intentforge.config import Secrets, Settings
 from intentforge.errors import IntentforgeError
 from intentforge.runtime import Parser, default_model_path
@@ -93,7 +93,7 @@ def create_app(
     """The API. `parsers`: already-loaded models (one per worker); None loads them at start-up
     from runtime.model_path, and /readyz answers 503 until they are loaded."""
     if catalogue is None:
-        catalogue = parsers[0].catalogue if parsers else _catalogue(settings)
+        catalogue = parsers[0].catalogue if parsers else Catalogue.from_settings(settings)
     metrics = Metrics()
     owned: list[Parser] = []
 
@@ -173,12 +173,6 @@ def create_app(
         return response
 
     return app
-
-
-def _catalogue(settings: Settings) -> Catalogue:
-    return load_catalogue(
-        settings.catalogue.files, settings.catalogue.modules, builtin=settings.catalogue.builtin
-    )
 
 
 def _add_error_handlers(app: FastAPI) -> None:

@@ -1,8 +1,9 @@
 """Content-addressed stages: a stage reruns only when its inputs (config and files) changed.
 
-Each stage records, in `<state_dir>/<stage>.json`, the fingerprint of its inputs and the sha256 of
-every output. A rerun skips a stage whose fingerprint matches and whose outputs are still there and
-unchanged, so a crash or a config edit redoes only what it must.
+Each stage records, in `<state_dir>/<stage>.json` (`build.state_dir`, `build/stages/` by default),
+the fingerprint of its inputs and the sha256 of every output. A rerun skips a stage whose
+fingerprint matches and whose outputs are still there and unchanged, so a crash or a config edit
+redoes only what it must.
 """
 
 from __future__ import annotations

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from rich.progress import Progress
 
-from intentforge.build.stages import Stage, StageOutcome, run_stages
 from intentforge.catalogue import Catalogue
 from intentforge.config import Settings, load_secrets
 from intentforge.errors import IntentforgeError
+from intentforge.pipeline.incremental import Stage, StageOutcome, is_current, run_stages
 from intentforge.train.models import weights_dir
 
 _DATA_PACKAGE = Path(__file__).resolve().parent.parent / "data"
@@ -21,6 +20,8 @@ _DATA_PACKAGE = Path(__file__).resolve().parent.parent / "data"
 
 @dataclass(frozen=True)
 class BuildPaths:
+    """Where each stage writes, for one set of settings."""
+
     generated: Path
     train: Path
     test: Path
@@ -37,6 +38,7 @@ class BuildPaths:
 
 
 def model_name(settings: Settings) -> str:
+    """build.name, or `intentforge-<base model name>`."""
     if settings.build.name:
         return settings.build.name
     base = re.sub(r"[^a-z0-9.]+", "-", Path(settings.train.base).name.lower()).strip("-")
@@ -63,35 +65,60 @@ def build_paths(settings: Settings) -> BuildPaths:
     )
 
 
-def _eval_inputs(settings: Settings, paths: BuildPaths) -> list[Path]:
-    found = [p for p in settings.build.eval_data if p.exists()]
-    return found or [paths.test]
+def build(
+    settings: Settings,
+    catalogue: Catalogue,
+    *,
+    force: bool = False,
+    progress: Progress | None = None,
+    on_start: Callable[[Stage, bool], None] | None = None,
+) -> list[StageOutcome]:
+    """Run the build's stages in order, skipping each one that is current (all of them: `force`)."""
+    return run_stages(
+        plan(settings, catalogue, progress),
+        settings.build.state_dir,
+        force=force,
+        on_start=on_start,
+    )
+
+
+def is_built(settings: Settings, catalogue: Catalogue) -> bool:
+    """Whether every stage's outputs are current (a `run` can start serving at once)."""
+    return all(is_current(stage, settings.build.state_dir) for stage in plan(settings, catalogue))
 
 
 def plan(settings: Settings, catalogue: Catalogue, progress: Progress | None = None) -> list[Stage]:
     """The stages of the build for these settings (nothing runs until `run_stages`)."""
     paths = build_paths(settings)
-    data, train_cfg, export_cfg = settings.data, settings.train, settings.export
-    catalogue_id = json.dumps(
-        [
-            [i.name, i.parameters.model_json_schema(), [*i.examples], i.slot_values, i.slot_rates]
-            for i in catalogue.intents
-        ],
-        sort_keys=True,
-    )
+    _check_extra_train(settings.data.extra_train)
+    return [
+        _data_stage(settings, catalogue, paths),
+        _split_stage(settings, catalogue, paths),
+        _train_stage(settings, catalogue, paths, progress),
+        _merge_stage(settings, paths),
+        _export_stage(settings, paths, progress),
+        _eval_stage(settings, catalogue, paths, progress),
+    ]
 
-    dev_sets = [p for p in settings.build.eval_data if p.exists()]
-    for extra in data.extra_train:
+
+def _check_extra_train(files: list[Path]) -> None:
+    for extra in files:
         if not extra.is_file():
             raise IntentforgeError(
                 f"data.extra_train file {extra} not found: create it (e.g. `intentforge data "
                 "speechify build/data/train.jsonl build/data/train_speech.jsonl`) or remove it"
             )
 
+
+def _data_stage(settings: Settings, catalogue: Catalogue, paths: BuildPaths) -> Stage:
+    """Generate the dataset: from the templates (whose files are an input) or from an LLM."""
+    data = settings.data
+    llm = data.generator == "llm"
+
     def generate() -> None:
         from intentforge.data.jsonl import write_jsonl
 
-        if data.generator == "llm":
+        if llm:
             from intentforge.data.llm import generate_with_llm
 
             key = load_secrets(settings).llm_api_key
@@ -110,13 +137,28 @@ def plan(settings: Settings, catalogue: Catalogue, progress: Progress | None = N
         rows = generate_templates(catalogue, data.rows, data.seed, data.none_fraction)
         write_jsonl(paths.generated, rows)
 
+    params = {
+        "data": data.model_dump(
+            mode="json", exclude={"out_dir", "train_rows", "test_rows", "extra_train"}
+        ),
+        "catalogue": catalogue.fingerprint(),
+        "llm": settings.llm.model_dump(mode="json") if llm else None,
+    }
+    inputs = [] if llm else [_DATA_PACKAGE]
+    return Stage("data", params, inputs, [paths.generated], generate, "generate the dataset")
+
+
+def _split_stage(settings: Settings, catalogue: Catalogue, paths: BuildPaths) -> Stage:
+    """Deduplicate and split; the dev set's texts never reach training."""
+    data = settings.data
+    dev_sets = [p for p in settings.build.eval_data if p.exists()]
+
     def split() -> None:
         from intentforge.data.jsonl import read_dataset, write_jsonl
         from intentforge.data.split import drop_texts
         from intentforge.data.split import split as split_rows
         from intentforge.evaluate.runner import load_rows
 
-        # Never train on the evaluation set: its texts are dropped before the split.
         held_out = [str(r["text"]) for r in load_rows(dev_sets)] if dev_sets else []
         result = split_rows(
             read_dataset(paths.generated, catalogue),
@@ -131,24 +173,40 @@ def plan(settings: Settings, catalogue: Catalogue, progress: Progress | None = N
         write_jsonl(paths.train, result.train + extra)
         write_jsonl(paths.test, result.test)
 
-    def train() -> None:
+    return Stage(
+        "split",
+        {"train_rows": data.train_rows, "test_rows": data.test_rows, "seed": data.seed},
+        [paths.generated, *dev_sets, *data.extra_train],
+        [paths.train, paths.test],
+        split,
+        "deduplicate and split",
+    )
+
+
+def _train_stage(
+    settings: Settings, catalogue: Catalogue, paths: BuildPaths, progress: Progress | None
+) -> Stage:
+    """Fine-tune; a killed run with the same config and data resumes where it stopped."""
+    train_cfg = settings.train
+
+    def attempt(restart: bool) -> None:
         from intentforge.train.train import train as train_model
 
-        def attempt(restart: bool) -> None:
-            train_model(
-                train_cfg,
-                catalogue=catalogue,
-                train_path=paths.train,
-                # No loss on the test split after the epoch (40 s of the 10-minute budget): the
-                # eval stage measures the exported model itself, on the dev set.
-                test_path=None,
-                name=paths.run_dir.name,
-                restart=restart,
-                progress=progress,
-            )
+        train_model(
+            train_cfg,
+            catalogue=catalogue,
+            train_path=paths.train,
+            # No loss on the test split after the epoch (40 s of the 10-minute budget): the
+            # eval stage measures the exported model itself, on the dev set.
+            test_path=None,
+            name=paths.run_dir.name,
+            restart=restart,
+            progress=progress,
+        )
 
+    def train() -> None:
         try:
-            attempt(restart=False)  # a killed run with the same config and data resumes
+            attempt(restart=False)
         except IntentforgeError:
             if not (paths.run_dir / "config.json").is_file():
                 raise
@@ -156,10 +214,21 @@ def plan(settings: Settings, catalogue: Catalogue, progress: Progress | None = N
             # stage record was lost): the stage's inputs say it must be trained afresh.
             attempt(restart=True)
 
+    params = train_cfg.model_dump(mode="json", exclude={"runs_dir", "cache_dir"})
+    return Stage("train", params, [paths.train], [paths.adapter], train, "fine-tune")
+
+
+def _merge_stage(settings: Settings, paths: BuildPaths) -> Stage:
     def merge() -> None:
         from intentforge.train.merge import merge as merge_adapter
 
-        merge_adapter(paths.run_dir, out_dir=paths.merged, cache_dir=train_cfg.cache_dir)
+        merge_adapter(paths.run_dir, out_dir=paths.merged, cache_dir=settings.train.cache_dir)
+
+    return Stage("merge", {}, [paths.adapter], [paths.merged], merge, "merge the adapter")
+
+
+def _export_stage(settings: Settings, paths: BuildPaths, progress: Progress | None) -> Stage:
+    export_cfg = settings.export
 
     def export() -> None:
         from intentforge.export.gguf import export as export_gguf
@@ -169,86 +238,48 @@ def plan(settings: Settings, catalogue: Catalogue, progress: Progress | None = N
             name=model_name(settings),
             out_dir=export_cfg.out_dir,
             quantizations=export_cfg.quantizations,
-            base=train_cfg.base,
+            base=settings.train.base,
             cache_dir=export_cfg.cache_dir,
             threads=export_cfg.threads,
             progress=progress,
         )
 
+    return Stage(
+        "export",
+        {"quantizations": export_cfg.quantizations},
+        [paths.merged],
+        list(paths.models.values()),
+        export,
+        "convert to GGUF and quantize",
+    )
+
+
+def _eval_inputs(settings: Settings, paths: BuildPaths) -> list[Path]:
+    found = [p for p in settings.build.eval_data if p.exists()]
+    return found or [paths.test]
+
+
+def _eval_stage(
+    settings: Settings, catalogue: Catalogue, paths: BuildPaths, progress: Progress | None
+) -> Stage:
+    """Measure every exported model on the dev set (the test split when there is none)."""
+    eval_paths = _eval_inputs(settings, paths)
+
     def evaluate() -> None:
         from intentforge.evaluate.report import write_report
         from intentforge.evaluate.runner import dataset_info, evaluate_models, load_rows
 
-        eval_paths = _eval_inputs(settings, paths)
         rows = load_rows(eval_paths)
         results = evaluate_models(
             [str(p) for p in paths.models.values()], rows, catalogue, settings, progress=progress
         )
         write_report(results, dataset_info(rows, eval_paths), paths.report_dir)
 
-    train_params = train_cfg.model_dump(mode="json", exclude={"runs_dir", "cache_dir"})
-    return [
-        Stage(
-            "data",
-            {
-                "data": data.model_dump(
-                    mode="json", exclude={"out_dir", "train_rows", "test_rows", "extra_train"}
-                ),
-                "catalogue": catalogue_id,
-                "llm": settings.llm.model_dump(mode="json") if data.generator == "llm" else None,
-            },
-            [_DATA_PACKAGE] if data.generator == "templates" else [],
-            [paths.generated],
-            generate,
-            "generate the dataset",
-        ),
-        Stage(
-            "split",
-            {"train_rows": data.train_rows, "test_rows": data.test_rows, "seed": data.seed},
-            [paths.generated, *dev_sets, *data.extra_train],
-            [paths.train, paths.test],
-            split,
-            "deduplicate and split",
-        ),
-        Stage("train", train_params, [paths.train], [paths.adapter], train, "fine-tune"),
-        Stage("merge", {}, [paths.adapter], [paths.merged], merge, "merge the adapter"),
-        Stage(
-            "export",
-            {"quantizations": export_cfg.quantizations},
-            [paths.merged],
-            list(paths.models.values()),
-            export,
-            "convert to GGUF and quantize",
-        ),
-        Stage(
-            "eval",
-            {"runtime": settings.runtime.model_dump(mode="json", exclude={"model_path"})},
-            [*paths.models.values(), *_eval_inputs(settings, paths)],
-            [paths.report_dir / "report.json", paths.report_dir / "report.html"],
-            evaluate,
-            "evaluate on the dev set",
-        ),
-    ]
-
-
-def is_built(settings: Settings, catalogue: Catalogue) -> bool:
-    """Whether every stage's outputs are current (a `run` can start serving at once)."""
-    from intentforge.build.stages import is_current
-
-    return all(is_current(stage, settings.build.state_dir) for stage in plan(settings, catalogue))
-
-
-def build(
-    settings: Settings,
-    catalogue: Catalogue,
-    *,
-    force: bool = False,
-    progress: Progress | None = None,
-    on_start: Any = None,
-) -> list[StageOutcome]:
-    return run_stages(
-        plan(settings, catalogue, progress),
-        settings.build.state_dir,
-        force=force,
-        on_start=on_start,
+    return Stage(
+        "eval",
+        {"runtime": settings.runtime.model_dump(mode="json", exclude={"model_path"})},
+        [*paths.models.values(), *eval_paths],
+        [paths.report_dir / "report.json", paths.report_dir / "report.html"],
+        evaluate,
+        "evaluate on the dev set",
     )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from intentforge.build.stages import Stage, run_stages
+from intentforge.pipeline.incremental import Stage, run_stages
 
 
 def _pipeline(tmp_path: Path, calls: list[str], *, rows: int = 3, fail_second: bool = False):

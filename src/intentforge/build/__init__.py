@@ -1,1 +1,0 @@
-"""`intentforge build`: the whole pipeline as content-addressed stages."""
