@@ -16,25 +16,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-_CHUNK_BYTES = 1 << 20
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(_CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
+from intentforge.digest import sha256_file
 
 
 def tree_sha256(path: Path) -> str:
     """sha256 of a file, or of a directory's files (names and contents, in sorted order)."""
     if path.is_file():
-        return file_sha256(path)
+        return sha256_file(path)
     digest = hashlib.sha256()
     for child in sorted(p for p in path.rglob("*") if p.is_file()):
         digest.update(str(child.relative_to(path)).encode())
-        digest.update(file_sha256(child).encode())
+        digest.update(sha256_file(child).encode())
     return digest.hexdigest()
 
 

@@ -157,9 +157,8 @@ def _split_stage(settings: Settings, catalogue: Catalogue, paths: BuildPaths) ->
         from intentforge.data.jsonl import read_dataset, write_jsonl
         from intentforge.data.split import drop_texts
         from intentforge.data.split import split as split_rows
-        from intentforge.evaluate.runner import load_rows
 
-        held_out = [str(r["text"]) for r in load_rows(dev_sets)] if dev_sets else []
+        held_out = [str(r["text"]) for r in read_dataset(dev_sets)] if dev_sets else []
         result = split_rows(
             read_dataset(paths.generated, catalogue),
             data.train_rows,
@@ -266,10 +265,11 @@ def _eval_stage(
     eval_paths = _eval_inputs(settings, paths)
 
     def evaluate() -> None:
+        from intentforge.data.jsonl import read_dataset
         from intentforge.evaluate.report import write_report
-        from intentforge.evaluate.runner import dataset_info, evaluate_models, load_rows
+        from intentforge.evaluate.runner import dataset_info, evaluate_models
 
-        rows = load_rows(eval_paths)
+        rows = read_dataset(eval_paths)
         results = evaluate_models(
             [str(p) for p in paths.models.values()], rows, catalogue, settings, progress=progress
         )
