@@ -7,9 +7,10 @@
         --latency latency.txt --voice voice.txt
 
 Each table sits between `<!-- results:NAME -->` and `<!-- /results:NAME -->` in the document:
-`quality` (every model of every `--report`, an `intentforge eval` report.json), `latency` (the
-printed output of bench/parse_latency.py) and `voice` (that of bench/voice.py). A table whose
-input is not given stays as it is; text outside the markers (the history) is never touched.
+`quality` (every model of every `--report`, an `intentforge eval` report.json, one row per data
+set it was run on), `latency` (the printed output of bench/parse_latency.py) and `voice` (that
+of bench/voice.py). A table whose input is not given stays as it is; text outside the markers
+(the history) is never touched.
 """
 
 from __future__ import annotations
@@ -55,16 +56,36 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
+def per_set_metrics(model: dict[str, Any], paths: list[str]) -> dict[str, dict[str, Any]]:
+    """A model's figures on each data set of its report: the report's own when it ran on one set,
+    else recomputed from its predictions on each set (with the catalogue's slot kinds)."""
+    sets: dict[str, list[dict[str, Any]]] = {}
+    for prediction in model["predictions"]:
+        sets.setdefault(prediction.get("dataset") or ", ".join(paths), []).append(prediction)
+    if len(sets) <= 1:
+        return {", ".join(paths) or "?": model["metrics"]}
+    from intentforge.catalogue import Catalogue
+    from intentforge.config import load_settings
+    from intentforge.evaluate.metrics import Prediction, compute_metrics
+
+    catalogue = Catalogue.from_settings(load_settings())
+    slots = {intent.name: intent.slot_kinds for intent in catalogue.intents}
+    return {
+        name: compute_metrics([Prediction(**p) for p in rows], slots).to_dict()
+        for name, rows in sets.items()
+    }
+
+
 def quality_table(reports: list[Path]) -> list[str]:
-    """One row per model of each eval report, with the data, date and core count it was run on."""
+    """One row per model and data set of each eval report, with its date and core count."""
     rows, sources = [], []
     for path in reports:
         report = json.loads(path.read_text(encoding="utf-8"))
-        data = ", ".join(report["dataset"]["paths"]) or "?"
+        paths = report["dataset"]["paths"]
         for model in report["models"]:
-            metrics: dict[str, Any] = model["metrics"]
-            figures = [_figure(m, metrics.get(m)) for m, _ in QUALITY_COLUMNS]
-            rows.append([f"`{Path(model['path']).name or model['name']}`", data, *figures])
+            for data, metrics in per_set_metrics(model, paths).items():
+                figures = [_figure(m, metrics.get(m)) for m, _ in QUALITY_COLUMNS]
+                rows.append([f"`{Path(model['path']).name or model['name']}`", data, *figures])
         sources.append(
             f"`{path}` ({report['created'][:10]}, {report['dataset']['rows']} rows, "
             f"{report['machine']['cpu_count']} cores)"

@@ -18,13 +18,13 @@ DOCUMENT = ROOT / "docs" / "results.md"
 SLOTS = {"add_task": ("content", "due", "priority", "project"), "none": ()}
 
 
-def _report(path: Path) -> Path:
-    """A real report.json: one model, one right answer and one wrong, on data/dev."""
+def _report(path: Path, sets: tuple[str, str] = ("data/dev", "data/dev")) -> Path:
+    """A real report.json: one model, one right answer (from the first set) and one wrong."""
     predictions = [
         Prediction("a", "buy milk", "add_task", {"content": "buy milk"}, "add_task",
-                   {"content": "buy milk"}, latency_ms=300.0, stopped=True),
+                   {"content": "buy milk"}, latency_ms=300.0, stopped=True, dataset=sets[0]),
         Prediction("b", "play jazz", "none", {}, "add_task", {"content": "jazz"},
-                   latency_ms=200.0, stopped=True),
+                   latency_ms=200.0, stopped=True, dataset=sets[1]),
     ]  # fmt: skip
     result = ModelResult(
         name="default",
@@ -33,7 +33,8 @@ def _report(path: Path) -> Path:
         metrics=compute_metrics(predictions, SLOTS),
         predictions=predictions,
     )
-    report = build_report([result], {"paths": ["data/dev"], "rows": 2, "intents": {}})
+    dataset = {"paths": sorted(set(sets)), "rows": 2, "intents": {}}
+    report = build_report([result], dataset)
     path.write_text(json.dumps(report), encoding="utf-8")
     return path
 
@@ -83,6 +84,13 @@ def test_quality_table_comes_from_report_json(tmp_path: Path) -> None:
         "Transcribed" not in text.split("<!-- /results:quality -->")[0].split("results:quality")[1]
     )
     assert _outside_markers(text, "quality") == _outside_markers(DOCUMENT.read_text(), "quality")
+
+
+def test_a_report_on_two_sets_gives_a_row_for_each(tmp_path: Path) -> None:
+    report = _report(tmp_path / "report.json", sets=("data/dev", "data/dev2"))
+    text = _run(tmp_path, "--report", str(report))
+    assert "| `intentforge-smollm2-135m.q8_0.gguf` | data/dev | 100.0 % |" in text
+    assert "| `intentforge-smollm2-135m.q8_0.gguf` | data/dev2 | 0.0 % |" in text
 
 
 def test_latency_table_comes_from_bench_output(tmp_path: Path) -> None:
