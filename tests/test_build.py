@@ -152,24 +152,12 @@ def test_full_fine_tuning_is_tracked_by_its_model_directory(tmp_path: Path) -> N
     assert learning_rate(pinned) == 3e-5
 
 
-_FAN = """
-intents:
-  - name: set_fan
-    description: Set the fan speed.
-    parameters:
-      speed:
-        type: integer
-        required: true
-        minimum: 1
-        maximum: 3
-        spoken: {slow: 1, medium: 2, full blast: 3}
-    examples: ["set the fan to {speed}", "fan {speed} please"]
-"""
-
-
-def test_editing_a_user_intents_spoken_phrases_makes_the_data_stage_stale(tmp_path: Path) -> None:
+def test_editing_a_user_intents_spoken_phrases_makes_the_data_stage_stale(
+    tmp_path: Path, fixtures_dir: Path
+) -> None:
+    fan = (fixtures_dir / "fan_intents.yaml").read_text(encoding="utf-8")
     intents = tmp_path / "intents.yaml"
-    intents.write_text(_FAN, encoding="utf-8")
+    intents.write_text(fan, encoding="utf-8")
     settings = load_settings(
         None,
         {
@@ -184,5 +172,5 @@ def test_editing_a_user_intents_spoken_phrases_makes_the_data_stage_stale(tmp_pa
 
     run_stages([data_stage()], settings.build.state_dir)
     assert is_current(data_stage(), settings.build.state_dir)
-    intents.write_text(_FAN.replace("full blast: 3", "full speed: 3"), encoding="utf-8")
+    intents.write_text(fan.replace("full blast: 3", "full speed: 3"), encoding="utf-8")
     assert not is_current(data_stage(), settings.build.state_dir)

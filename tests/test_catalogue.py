@@ -362,28 +362,11 @@ def test_render_copies_the_priority_as_said_or_refuses_a_row_that_does_not_say_i
         catalogue.render(call)  # no text: nothing to copy
 
 
-def test_user_intent_slot_can_be_spoken(tmp_path):
+def test_user_intent_slot_can_be_spoken(tmp_path, fixtures_dir):
     from intentforge.data.templates import generate
 
     path = tmp_path / "intents.yaml"
-    path.write_text(
-        textwrap.dedent(
-            """
-            intents:
-              - name: set_fan
-                description: Set the fan speed.
-                parameters:
-                  speed:
-                    type: integer
-                    required: true
-                    minimum: 1
-                    maximum: 3
-                    spoken: {slow: 1, medium: 2, full blast: 3}
-                examples: ["set the fan to {speed}", "fan {speed} please"]
-            """
-        ),
-        encoding="utf-8",
-    )
+    path.write_text((fixtures_dir / "fan_intents.yaml").read_text(), encoding="utf-8")
     catalogue = load_catalogue([path])
     assert catalogue.validate({"intent": "set_fan", "parameters": {"speed": "Full Blast"}}) == (
         IntentCall("set_fan", {"speed": 3})
