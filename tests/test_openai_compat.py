@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import httpx
 import openai
 import pytest
+from fastapi.testclient import TestClient
 
 from intentforge.config import Secrets, load_settings
 from intentforge.runtime import Parser
@@ -115,3 +116,16 @@ def test_streaming_and_messages_without_user_text_are_bad_requests(client: opena
         )
     with pytest.raises(openai.BadRequestError, match="no user message"):
         client.chat.completions.create(model="x", messages=[{"role": "system", "content": "hi"}])
+
+
+def test_chat_before_the_model_is_loaded_is_503_with_retry_after() -> None:
+    # The app's lifespan never runs under a bare TestClient: no model is loaded.
+    app = create_app(load_settings(None, {}), Secrets(api_key=API_KEY))
+    response = TestClient(app).post(
+        "/v1/chat/completions",
+        json={"model": "x", "messages": [{"role": "user", "content": "play some jazz"}]},
+        headers={"Authorization": f"Bearer {API_KEY}"},
+    )
+    assert response.status_code == 503, response.text
+    assert int(response.headers["Retry-After"]) >= 1
+    assert response.json()["error"]["message"] == "model still loading; retry shortly"

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import APIRouter, Depends
+from fastapi.testclient import TestClient
 
 from intentforge.config import Secrets, Settings, load_settings
 from intentforge.runtime import Parser
@@ -260,29 +261,34 @@ def test_a_request_over_its_time_limit_is_a_504_and_frees_the_worker(
         server.stop()
 
 
-def test_routers_of_other_stages_plug_in(
-    smollm2_parser: Parser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+MODEL_ROUTES = {
+    "parse": ("/v1/parse", {"json": {"text": "play some jazz"}}),
+    "act": ("/v1/act", {"json": {"text": "play some jazz"}}),
+    "chat": ("/v1/chat/completions", {"json": {"messages": [{"role": "user", "content": "hi"}]}}),
+    "voice": ("/v1/voice", {"files": {"audio": ("a.wav", b"RIFF", "audio/wav")}}),
+}
+
+
+@pytest.mark.parametrize(("path", "send"), MODEL_ROUTES.values(), ids=MODEL_ROUTES.keys())
+def test_every_route_that_parses_answers_503_with_retry_after_until_the_model_loads(
+    path: str, send: dict[str, Any]
 ) -> None:
-    (tmp_path / "plugin_routes_test.py").write_text(
-        "from fastapi import APIRouter, Request\n"
-        "router = APIRouter()\n"
-        "@router.get('/v1/plugin')\n"
-        "async def plugin(request: Request) -> dict:\n"
-        "    return {'workers': request.app.state.pool.workers}\n"
-        "def configure(app):\n"
-        "    app.state.body_limits['/v1/upload'] = 1_000_000\n"
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(
-        "intentforge.server.app.PLUGIN_ROUTERS", ("plugin_routes_test", "absent_mod")
-    )
-    app = create_app(make_settings(), Secrets(), parsers=[smollm2_parser])
-    assert app.state.body_limits == {"/v1/upload": 1_000_000}
-    server = ApiServer(app).start()
-    try:
-        assert httpx.get(f"{server.url}/v1/plugin").json() == {"workers": 1}
-    finally:
-        server.stop()
+    # Without its lifespan the app never loads a model: the state before start-up completes.
+    app = create_app(make_settings(), Secrets(api_key=API_KEY))
+    client = TestClient(app, raise_server_exceptions=False)
+    response = client.post(path, headers={"Authorization": f"Bearer {API_KEY}"}, **send)
+    assert_error(response, 503, "model_loading")
+    assert int(response.headers["Retry-After"]) >= 1
+    assert_error(client.get("/readyz"), 503, "unavailable")
+
+
+def test_each_resource_has_its_router() -> None:
+    app = create_app(make_settings(), Secrets())
+    paths = set(app.openapi()["paths"])
+    assert paths == {
+        "/healthz", "/readyz", "/metrics", "/v1/intents", "/v1/parse", "/v1/chat/completions",
+        "/v1/models", "/v1/act", "/v1/voice",
+    }  # fmt: skip
 
 
 def _free_port() -> int:

@@ -48,13 +48,14 @@ def runner(settings: Settings) -> Iterator[ActionRunner]:
 
 
 def make_pipeline(
-    transcriber: WhisperTranscriber, parse: Any, runner: ActionRunner
+    transcriber: WhisperTranscriber, parse: Any, runner: ActionRunner, **options: Any
 ) -> VoicePipeline:
     return VoicePipeline(
         transcriber,
         parse,
         lambda call, resolved: runner.act(call, resolved=resolved),
         speaker_from(VoiceConfig()),
+        **options,
     )
 
 
@@ -69,8 +70,12 @@ def assert_valid_wav(data: bytes) -> float:
 def test_example_request_runs_every_stage_with_the_untuned_model(
     transcriber: WhisperTranscriber, smollm2_parser: Any, runner: ActionRunner
 ) -> None:
-    pipeline = make_pipeline(transcriber, smollm2_parser.parse, runner)
+    heard: list[tuple[str, float]] = []
+    pipeline = make_pipeline(
+        transcriber, smollm2_parser.parse, runner, on_stage=lambda *stage: heard.append(stage)
+    )
     turn = pipeline.run(EXAMPLE.read_bytes())
+    assert heard == [(stage, turn.timings_ms[stage]) for stage in STAGES[:-1]]
     assert {"milk", "shopping", "list"} <= set(turn.transcript.lower().replace(".", "").split())
     # Untuned, the model picks some valid intent: check the flow and the types, not the intent.
     call = load_catalogue().validate(turn.intent)
@@ -211,3 +216,18 @@ def test_endpointer_ignores_steady_background_noise_and_caps_length() -> None:
     capped = Endpointer(max_s=1.0)
     results = [capped.feed(b) for b in blocks((0.3, 0.0), (3.0, 0.3))]
     assert capped.done and results.index(True) < round(1.4 / 0.03)
+
+
+def test_stages_that_ended_are_reported_when_a_later_one_fails(
+    transcriber: WhisperTranscriber, runner: ActionRunner
+) -> None:
+    def refuse(text: str) -> Any:
+        raise IntentforgeError("the model is busy", status_code=503)
+
+    heard: list[str] = []
+    pipeline = make_pipeline(
+        transcriber, refuse, runner, on_stage=lambda stage, ms: heard.append(stage)
+    )
+    with pytest.raises(IntentforgeError, match="busy"):
+        pipeline.run(EXAMPLE.read_bytes())
+    assert heard == ["decode", "stt"]

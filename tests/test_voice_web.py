@@ -10,8 +10,6 @@ import base64
 import io
 import json
 import shutil
-import socket
-import threading
 import time
 import wave
 from collections.abc import Iterator
@@ -23,12 +21,12 @@ import av
 import httpx
 import numpy as np
 import pytest
-import uvicorn
 
 from intentforge.catalogue import load_catalogue
 from intentforge.config import load_secrets, load_settings
 from intentforge.server.app import create_app
 from intentforge.voice.audio import SAMPLE_RATE, decode_audio, wav_bytes
+from servers.api import ApiServer
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "add_milk.wav"
@@ -37,33 +35,8 @@ AUTH = {"Authorization": f"Bearer {API_KEY}"}
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
-class LiveServer:
-    """uvicorn on 127.0.0.1, on a port the OS picked, in a background thread."""
-
-    def __init__(self, app: Any) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]})
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 60
-        while not self.server.started:
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
-        self.sock.close()
-
-
 @pytest.fixture(scope="module")
-def server(smollm2_parser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def server(smollm2_parser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     state = tmp_path_factory.mktemp("voice-state")
     settings = load_settings(
         overrides={
@@ -75,8 +48,9 @@ def server(smollm2_parser: Any, tmp_path_factory: pytest.TempPathFactory) -> Ite
     )
     secrets = load_secrets(settings, {"INTENTFORGE_API_KEY": API_KEY})
     app = create_app(settings, secrets, parsers=[smollm2_parser], catalogue=load_catalogue())
-    with LiveServer(app) as live:
-        yield live
+    live = ApiServer(app).start()
+    yield live
+    live.stop()
 
 
 def webm_opus(wav: bytes) -> bytes:
@@ -101,7 +75,7 @@ def webm_opus(wav: bytes) -> bytes:
 
 
 def post_voice(
-    server: LiveServer, data: bytes, name: str, headers: dict[str, str] | None = None
+    server: ApiServer, data: bytes, name: str, headers: dict[str, str] | None = None
 ) -> httpx.Response:
     return httpx.post(
         f"{server.url}/v1/voice",
@@ -112,7 +86,7 @@ def post_voice(
     )
 
 
-def test_webm_upload_returns_transcript_intent_result_and_spoken_reply(server: LiveServer) -> None:
+def test_webm_upload_returns_transcript_intent_result_and_spoken_reply(server: ApiServer) -> None:
     response = post_voice(server, webm_opus(EXAMPLE.read_bytes()), "speech.webm")
     assert response.status_code == 200, response.text
     body = response.json()
@@ -128,7 +102,7 @@ def test_webm_upload_returns_transcript_intent_result_and_spoken_reply(server: L
         assert f'intentforge_stage_duration_seconds_count{{stage="{stage}"}} ' in metrics
 
 
-def test_voice_acts_so_it_needs_the_api_key(server: LiveServer) -> None:
+def test_voice_acts_so_it_needs_the_api_key(server: ApiServer) -> None:
     response = post_voice(server, EXAMPLE.read_bytes(), "speech.wav", headers={})
     assert response.status_code == 401
     assert response.json()["error"]["type"] == "unauthorized"
@@ -149,7 +123,7 @@ def test_voice_acts_so_it_needs_the_api_key(server: LiveServer) -> None:
     ],
 )
 def test_bad_uploads_get_clear_json_errors(
-    server: LiveServer, data: bytes, status: int, kind: str, words: str
+    server: ApiServer, data: bytes, status: int, kind: str, words: str
 ) -> None:
     response = post_voice(server, data, "upload.wav")
     assert response.status_code == status, response.text
@@ -170,7 +144,7 @@ def fake_microphone_wav(path: Path) -> Path:
 
 @pytest.mark.slow
 def test_page_records_from_the_microphone_and_shows_transcript_and_intent(
-    server: LiveServer, tmp_path: Path
+    server: ApiServer, tmp_path: Path
 ) -> None:
     if not Path(CHROMIUM).exists():
         pytest.fail("Chromium is missing: run scripts/install-system-deps.sh")

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 from fastapi import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from intentforge.errors import IntentforgeError
-
-
-def error_body(kind: str, message: str) -> bytes:
-    """The JSON error shape every endpoint answers with."""
-    return json.dumps({"error": {"type": kind, "message": message}}).encode()
+from intentforge.server.errors import error_body
 
 
 class BodyLimit:
@@ -24,7 +18,7 @@ class BodyLimit:
     def __init__(self, app: ASGIApp, *, default_bytes: int, limits: dict[str, int]) -> None:
         self.app = app
         self.default_bytes = default_bytes
-        self.limits = limits  # shared with app.state.body_limits: routers may add their paths
+        self.limits = limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Request
 
 from intentforge.catalogue import OUT_OF_SCOPE, Catalogue
 from intentforge.errors import IntentforgeError
+from intentforge.server.deps import ModelNameDep, PoolDep, SettingsDep, check_text_length
 from intentforge.server.limits import require_json
 from intentforge.server.schemas import ChatMessage, ChatRequest
 from intentforge.server.security import require_api_key
@@ -58,16 +59,16 @@ def _last_user_text(messages: list[ChatMessage]) -> str:
     summary="OpenAI-compatible chat completion with tool calls",
     dependencies=[Depends(require_json)],
 )
-async def chat_completions(body: ChatRequest, request: Request) -> dict[str, Any]:
+async def chat_completions(
+    body: ChatRequest, pool: PoolDep, settings: SettingsDep, model_name: ModelNameDep
+) -> dict[str, Any]:
     """Parse the last user message; answer with a `tool_calls` entry named after the intent, or
     with "I can't help with that." for out-of-scope requests and intents outside `tools`."""
     if body.stream:
         raise IntentforgeError("stream=true is not supported: send stream=false", status_code=400)
     text = _last_user_text(body.messages)
-    max_chars = request.app.state.settings.server.max_text_chars
-    if len(text) > max_chars:
-        raise IntentforgeError(f"text over {max_chars} characters", status_code=413)
-    result = await request.app.state.pool.parse(text)
+    check_text_length(text, settings)
+    result = await pool.parse(text)
     offered = None if body.tools is None else {t.function.name for t in body.tools}
     call = result.call
     message: dict[str, Any] = {"role": "assistant", "content": CANNOT_HELP}
@@ -94,7 +95,7 @@ async def chat_completions(body: ChatRequest, request: Request) -> dict[str, Any
         "id": "chatcmpl-" + random_ids.token_hex(12),
         "object": "chat.completion",
         "created": int(time.time()),
-        "model": request.app.state.model_name,
+        "model": model_name,
         "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
         "usage": {
             "prompt_tokens": result.prompt_tokens,
@@ -105,12 +106,12 @@ async def chat_completions(body: ChatRequest, request: Request) -> dict[str, Any
 
 
 @router.get("/v1/models", summary="The served model, as OpenAI clients list it")
-async def models(request: Request) -> dict[str, Any]:
+async def models(request: Request, model_name: ModelNameDep) -> dict[str, Any]:
     return {
         "object": "list",
         "data": [
             {
-                "id": request.app.state.model_name,
+                "id": model_name,
                 "object": "model",
                 "created": int(request.app.state.started_at),
                 "owned_by": "intentforge",

@@ -17,14 +17,22 @@ from intentforge.server.metrics import Metrics
 T = TypeVar("T")
 
 
-class ServerBusy(IntentforgeError):
-    """Every worker is busy and the queue is full: retry after `retry_after_s`."""
+class RetryLater(IntentforgeError):
+    """The server cannot parse now but will soon: 503 with a Retry-After of `retry_after_s`."""
 
     status_code = 503
 
     def __init__(self, message: str, *, retry_after_s: int) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class ServerBusy(RetryLater):
+    """Every worker is busy and the queue is full."""
+
+
+class ModelLoading(RetryLater):
+    """The model is not loaded yet."""
 
 
 class RequestTimeout(IntentforgeError):

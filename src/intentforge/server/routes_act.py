@@ -1,7 +1,4 @@
-"""`POST /v1/act`: text (or an intent call, or a confirmation) -> intent -> action result.
-
-Included by `create_app` when present; `configure(app)` builds the ActionRunner it shares.
-"""
+"""`POST /v1/act`: text (or an intent call, or a confirmation) -> intent -> action result."""
 
 from __future__ import annotations
 
@@ -9,13 +6,19 @@ import asyncio
 import time
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Request
+from fastapi import APIRouter, Depends, Header
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from intentforge.actions import ActionResult, ActionRunner
+from intentforge.actions import ActionResult
 from intentforge.catalogue import IntentCall
-from intentforge.config import Settings
-from intentforge.errors import IntentforgeError
+from intentforge.server.deps import (
+    ActionsDep,
+    MaybePoolDep,
+    MetricsDep,
+    SettingsDep,
+    check_text_length,
+    require_model,
+)
 from intentforge.server.limits import require_json
 from intentforge.server.security import require_api_key_to_act
 
@@ -67,13 +70,6 @@ class ActResponse(BaseModel):
     timings_ms: dict[str, float] = Field(description="parse (when text was given) and action.")
 
 
-def configure(app: FastAPI) -> None:
-    """Give the app one ActionRunner (HTTP client and state store shared by all requests)."""
-    app.state.actions = ActionRunner(
-        app.state.settings, app.state.secrets, catalogue=app.state.catalogue
-    )
-
-
 @router.post(
     "/v1/act",
     summary="Text to intent to action",
@@ -82,7 +78,10 @@ def configure(app: FastAPI) -> None:
 )
 async def act(
     body: ActRequest,
-    request: Request,
+    runner: ActionsDep,
+    settings: SettingsDep,
+    metrics: MetricsDep,
+    pool: MaybePoolDep,
     idempotency_key: str | None = Header(
         default=None, max_length=200, description="Same as the body's idempotency_key."
     ),
@@ -92,23 +91,14 @@ async def act(
     `result.reply`. A `needs_confirmation` answer carries `result.confirmation_token`: send it
     back as `{"confirm": token}` to go ahead.
     """
-    settings: Settings = request.app.state.settings
-    runner: ActionRunner = request.app.state.actions
     timings: dict[str, float] = {}
     call: IntentCall | None = None
     resolved: dict[str, Any] = {}
     if body.intent is not None:
         call = runner.catalogue.validate(body.intent)
     if body.text is not None:
-        if len(body.text) > settings.server.max_text_chars:
-            raise IntentforgeError(
-                f"text over {settings.server.max_text_chars} characters (server.max_text_chars)",
-                status_code=413,
-            )
-        pool = request.app.state.pool
-        if pool is None:
-            raise IntentforgeError("model still loading; retry shortly", status_code=503)
-        parsed = await pool.parse(body.text, timezone=body.timezone)
+        check_text_length(body.text, settings)
+        parsed = await require_model(pool).parse(body.text, timezone=body.timezone)
         call, resolved = parsed.call, parsed.resolved
         timings["parse"] = parsed.timings_ms["total"]
     start = time.perf_counter()
@@ -122,7 +112,7 @@ async def act(
         dry_run=body.dry_run,
     )
     seconds = time.perf_counter() - start
-    request.app.state.metrics.observe_stage("action", seconds)
+    metrics.observe_stage("action", seconds)
     timings["action"] = round(seconds * 1000, 2)
     return {
         "intent": result.intent or None,

@@ -1,28 +1,26 @@
 """`POST /v1/voice`: recorded speech in, transcript, intent, action result and spoken reply out.
 
-The speech models load on the first voice request (not at start-up), so a server that never hears
-audio never pays for them, and a missing espeak-ng breaks only this endpoint, with a clear message.
+A thin shell over `intentforge.voice.loop.VoicePipeline`, the same turn `intentforge voice` runs.
 Parsing goes through the app's worker pool like /v1/parse, so the queue bound covers voice too.
 """
 
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, UploadFile
 from pydantic import BaseModel, Field
 
-from intentforge.config import Secrets, Settings
-from intentforge.errors import IntentforgeError
-from intentforge.server.pool import ParserPool
+from intentforge.runtime import ParseResult
+from intentforge.server.deps import ActionsDep, MetricsDep, PoolDep, SettingsDep, SpeechDep
 from intentforge.server.security import require_api_key_to_act
+from intentforge.voice.loop import Acted, VoicePipeline
 
 router = APIRouter(tags=["voice"])
+
+# The pipeline's stages under the names the metrics give them.
+_METRIC_STAGES = {"stt": "stt", "act": "action", "tts": "tts"}
 
 
 class ReplyAudio(BaseModel):
@@ -43,59 +41,6 @@ class VoiceResponse(BaseModel):
     )
 
 
-class VoiceServices:
-    """Speech-to-text, text-to-speech and an action runner, loaded once on first use."""
-
-    def __init__(self, settings: Settings, secrets: Secrets) -> None:
-        self.settings = settings
-        self.secrets = secrets
-        self._lock = threading.Lock()
-        self._loaded: tuple[Any, Any, Any] | None = None
-
-    def load(self, catalogue: Any) -> tuple[Any, Any, Any]:
-        """(transcriber, speaker, action runner); thread-safe, loads once."""
-        with self._lock:
-            if self._loaded is None:
-                from intentforge.actions import ActionRunner
-                from intentforge.voice.stt import transcriber_from
-                from intentforge.voice.tts import speaker_from
-
-                speaker = speaker_from(self.settings.voice)
-                transcriber = transcriber_from(self.settings.voice)
-                runner = ActionRunner(self.settings, self.secrets, catalogue=catalogue)
-                self._loaded = (transcriber, speaker, runner)
-            return self._loaded
-
-    def close(self) -> None:
-        with self._lock:
-            if self._loaded is not None:
-                self._loaded[2].close()
-                self._loaded = None
-
-
-def configure(app: FastAPI) -> None:
-    """Called by create_app: upload size limit, lazily loaded services, closed at shutdown."""
-    settings: Settings = app.state.settings
-    app.state.body_limits["/v1/voice"] = settings.voice.max_upload_bytes
-    services = VoiceServices(settings, app.state.secrets)
-    app.state.voice = services
-    inner = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
-        async with inner(app) as state:
-            try:
-                yield state
-            finally:
-                services.close()
-
-    app.router.lifespan_context = lifespan
-
-
-def _ms(started: float) -> float:
-    return (time.perf_counter() - started) * 1000
-
-
 @router.post(
     "/v1/voice",
     summary="Speech to intent to action to spoken reply",
@@ -103,7 +48,11 @@ def _ms(started: float) -> float:
     dependencies=[Depends(require_api_key_to_act)],
 )
 async def voice(
-    request: Request,
+    pool: PoolDep,
+    runner: ActionsDep,
+    speech: SpeechDep,
+    settings: SettingsDep,
+    metrics: MetricsDep,
     audio: UploadFile = File(
         description="One spoken request: WAV, WebM/Opus (browsers' MediaRecorder), OGG, MP3..."
     ),
@@ -116,49 +65,28 @@ async def voice(
     400 for unusable audio (empty, not audio, too long); 422 when no speech is heard or the
     model cannot produce a valid intent; 503 with Retry-After when the workers are busy.
     """
-    from intentforge.voice.loop import VoiceTurn, hear
-
-    started = time.perf_counter()
-    pool: ParserPool | None = request.app.state.pool
-    if pool is None:
-        raise IntentforgeError("model still loading; retry shortly", status_code=503)
     data = await audio.read()
-    services: VoiceServices = request.app.state.voice
-    metrics = request.app.state.metrics
-    transcriber, speaker, runner = await asyncio.to_thread(
-        services.load, request.app.state.catalogue
-    )
-    max_audio_s = services.settings.voice.max_audio_s
-    transcript, audio_s, timings = await asyncio.to_thread(
-        hear, data, transcriber, max_audio_s=max_audio_s
-    )
-    metrics.observe_stage("stt", timings["stt"] / 1000)
+    transcriber, speaker = await asyncio.to_thread(speech.load)
+    loop = asyncio.get_running_loop()
 
-    stage = time.perf_counter()
-    parsed = await pool.parse(transcript, timezone=timezone)
-    timings["parse"] = _ms(stage)
+    # The turn runs in a thread; its parse step hands the text back to the event loop's pool.
+    def parse(text: str) -> ParseResult:
+        return asyncio.run_coroutine_threadsafe(pool.parse(text, timezone=timezone), loop).result()
 
-    stage = time.perf_counter()
-    outcome = await asyncio.to_thread(
-        lambda: runner.act(parsed.call, resolved=parsed.resolved, timezone=timezone)
+    def act(call: Any, resolved: Any) -> Acted:
+        return runner.act(call, resolved=resolved, timezone=timezone)
+
+    def observe(stage: str, ms: float) -> None:
+        if stage in _METRIC_STAGES:
+            metrics.observe_stage(_METRIC_STAGES[stage], ms / 1000)
+
+    pipeline = VoicePipeline(
+        transcriber,
+        parse,
+        act,
+        speaker,
+        max_audio_s=settings.voice.max_audio_s,
+        on_stage=observe,
     )
-    timings["act"] = _ms(stage)
-    metrics.observe_stage("action", timings["act"] / 1000)
-
-    stage = time.perf_counter()
-    reply_wav = await asyncio.to_thread(speaker.speak, outcome.reply)
-    timings["tts"] = _ms(stage)
-    metrics.observe_stage("tts", timings["tts"] / 1000)
-    timings["total"] = _ms(started)
-
-    turn = VoiceTurn(
-        transcript=transcript,
-        intent=parsed.call.to_dict(),
-        resolved=dict(parsed.resolved),
-        result=outcome.model_dump(mode="json"),
-        reply=outcome.reply,
-        reply_wav=reply_wav,
-        audio_s=audio_s,
-        timings_ms=timings,
-    )
+    turn = await asyncio.to_thread(pipeline.run, data)
     return turn.to_json()

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import hmac
+from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from intentforge.config import Secrets
 from intentforge.errors import IntentforgeError
+from intentforge.server.deps import SecretsDep
 
 _bearer = HTTPBearer(auto_error=False, description="INTENTFORGE_API_KEY of the server.")
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
 class Unauthorized(IntentforgeError):
@@ -36,20 +39,14 @@ def _check(secrets: Secrets, credentials: HTTPAuthorizationCredentials | None) -
         )
 
 
-async def require_api_key(
-    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
-) -> None:
+async def require_api_key(secrets: SecretsDep, credentials: BearerDep) -> None:
     """Dependency: the bearer key must match when the server has one configured."""
-    secrets: Secrets = request.app.state.secrets
     if secrets.api_key is not None:
         _check(secrets, credentials)
 
 
-async def require_api_key_to_act(
-    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
-) -> None:
+async def require_api_key_to_act(secrets: SecretsDep, credentials: BearerDep) -> None:
     """Dependency for endpoints with side effects: a key is always required (403 if none is set)."""
-    secrets: Secrets = request.app.state.secrets
     if secrets.api_key is None:
         raise Forbidden(
             "this endpoint acts on your behalf and is disabled until the server has an API key: "

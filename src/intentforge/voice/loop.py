@@ -1,7 +1,8 @@
 """The voice pipeline: audio -> transcript -> intent -> action -> spoken reply, timed per stage.
 
 The stages are handed in (a transcriber, a parse function, an act function, a speaker), so the CLI,
-the server and the tests share this one sequence while each supplies its own parser and runner.
+the server's /v1/voice and the tests share this one sequence while each supplies its own parser
+and runner.
 Microphone capture lives here too: an energy endpointer decides when an utterance starts and ends.
 """
 
@@ -12,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -24,6 +25,7 @@ from intentforge.voice.tts import Speaker
 log = logging.getLogger(__name__)
 
 STAGES = ("decode", "stt", "parse", "act", "tts")
+T = TypeVar("T")
 
 
 class Parsed(Protocol):
@@ -81,26 +83,13 @@ class VoiceTurn:
         return body
 
 
-def hear(
-    data: bytes, transcriber: Transcriber, *, max_audio_s: float
-) -> tuple[str, float, dict[str, float]]:
-    """Decode and transcribe a recording: (text, audio seconds, {decode, stt} ms).
-
-    Raises AudioError for unusable audio and NoSpeechError when nothing was said.
-    """
-    timings: dict[str, float] = {}
-    started = time.perf_counter()
-    audio = decode_audio(data, max_audio_s)
-    timings["decode"] = _ms_since(started)
-    heard = transcriber.transcribe(audio)
-    timings["stt"] = heard.latency_ms
-    if not heard.text:
-        raise NoSpeechError()
-    return heard.text, audio.duration_s, timings
-
-
 class VoicePipeline:
-    """Runs one utterance through every stage; raises IntentforgeError at the first failure."""
+    """Runs one utterance through every stage; raises IntentforgeError at the first failure.
+
+    The one voice turn: `intentforge voice` hands in a Parser and an ActionRunner, the server its
+    worker pool (so the queue bound covers voice too) and the app's runner. `on_stage(name, ms)`
+    hears each stage as it ends, so a caller can record it even when a later stage fails.
+    """
 
     def __init__(
         self,
@@ -110,53 +99,56 @@ class VoicePipeline:
         speaker: Speaker,
         *,
         max_audio_s: float = 30.0,
+        on_stage: Callable[[str, float], None] | None = None,
     ) -> None:
         self.transcriber = transcriber
         self.parse = parse
         self.act = act
         self.speaker = speaker
         self.max_audio_s = max_audio_s
-
-    def hear(self, data: bytes) -> tuple[str, float, dict[str, float]]:
-        """Decode and transcribe: (text, seconds, timings); silence raises NoSpeechError."""
-        return hear(data, self.transcriber, max_audio_s=self.max_audio_s)
-
-    def respond(self, transcript: str) -> tuple[Parsed, Acted, bytes, dict[str, float]]:
-        """Parse, act and speak the reply for a transcript."""
-        timings: dict[str, float] = {}
-        started = time.perf_counter()
-        parsed = self.parse(transcript)
-        timings["parse"] = _ms_since(started)
-        started = time.perf_counter()
-        outcome = self.act(parsed.call, parsed.resolved)
-        timings["act"] = _ms_since(started)
-        started = time.perf_counter()
-        reply_wav = self.speaker.speak(outcome.reply)
-        timings["tts"] = _ms_since(started)
-        return parsed, outcome, reply_wav, timings
+        self.on_stage = on_stage
 
     def run(self, data: bytes) -> VoiceTurn:
-        """The whole turn for one recording (WAV, WebM, OGG... bytes)."""
+        """The whole turn for one recording (WAV, WebM, OGG... bytes).
+
+        Raises AudioError for unusable audio and NoSpeechError when nothing was said, before the
+        parser sees anything.
+        """
         started = time.perf_counter()
-        transcript, audio_s, timings = self.hear(data)
-        parsed, outcome, reply_wav, rest = self.respond(transcript)
-        timings.update(rest)
+        timings: dict[str, float] = {}
+        audio = self._timed(timings, "decode", decode_audio, data, self.max_audio_s)
+        heard = self.transcriber.transcribe(audio)
+        self._record(timings, "stt", heard.latency_ms)
+        if not heard.text:
+            raise NoSpeechError()
+        parsed = self._timed(timings, "parse", self.parse, heard.text)
+        outcome = self._timed(timings, "act", self.act, parsed.call, parsed.resolved)
+        reply_wav = self._timed(timings, "tts", self.speaker.speak, outcome.reply)
         timings["total"] = _ms_since(started)
-        turn = VoiceTurn(
-            transcript=transcript,
+        log.info("voice turn: %s", " ".join(f"{k}={v:.0f}ms" for k, v in timings.items()))
+        return VoiceTurn(
+            transcript=heard.text,
             intent=_call_dict(parsed.call),
             resolved=dict(parsed.resolved),
             result=outcome.model_dump(mode="json"),
             reply=outcome.reply,
             reply_wav=reply_wav,
-            audio_s=audio_s,
+            audio_s=audio.duration_s,
             timings_ms=timings,
         )
-        log.info(
-            "voice turn: %s",
-            " ".join(f"{k}={v:.0f}ms" for k, v in timings.items()),
-        )
-        return turn
+
+    def _timed(
+        self, timings: dict[str, float], stage: str, work: Callable[..., T], *args: Any
+    ) -> T:
+        started = time.perf_counter()
+        value = work(*args)
+        self._record(timings, stage, _ms_since(started))
+        return value
+
+    def _record(self, timings: dict[str, float], stage: str, ms: float) -> None:
+        timings[stage] = ms
+        if self.on_stage is not None:
+            self.on_stage(stage, ms)
 
 
 def _call_dict(call: Any) -> dict[str, Any]:
