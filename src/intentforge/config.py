@@ -103,7 +103,8 @@ class TrainConfig(_Section):
         0,
         ge=0,
         description="Training every weight: keep the first N transformer blocks as the base has "
-        "them (backpropagation stops above them: 10 of SmolLM2's 30 make steps ~20 % faster).",
+        "them (backpropagation stops above them: 10 of SmolLM2's 30 make steps ~20 % faster, "
+        "but cost slot accuracy).",
     )
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int | None = Field(
@@ -118,8 +119,7 @@ class TrainConfig(_Section):
 
 class ExportConfig(_Section):
     quantizations: list[str] = Field(
-        # q8_0 scored higher than q4_k_m on the dev set (97.0 vs 96.5 % intent, 76.9 vs 75.6 %
-        # slot exact match, 95.6 vs 91.1 % refusal) at the same latency, for 145 MB vs 105 MB.
+        # q8_0 is more accurate than q4_k_m at the same latency, for a file 40 MB larger.
         default_factory=lambda: ["q8_0"],
         description="Any of q4_k_m, q8_0, f16.",
     )
@@ -138,36 +138,33 @@ class RuntimeConfig(_Section):
     timezone: str = Field("UTC", description="IANA time zone for dates when a request names none.")
     n_batch: int = Field(64, ge=8, description="Tokens evaluated per llama.cpp batch.")
     flash_attn: bool = Field(False, description="llama.cpp flash attention.")
-    # OpenMP's default lets llama.cpp's threads spin briefly between steps: p50 333 ms on an idle
-    # 2-core machine, against 1141 ms with sleeping (passive) waits. Spinning only hurts when the
-    # cores are shared (several workers, a busy host): there 2 threads were 3.5x slower than 1.
+    # OpenMP's default lets llama.cpp's threads spin briefly between steps, the fastest on cores
+    # they have to themselves. Spinning only hurts when the cores are shared (several workers, a
+    # busy host), where sleeping waits or 1 thread win.
     omp_passive: bool = Field(
         False,
         description="Sleep instead of spin between llama.cpp steps (OMP_WAIT_POLICY=PASSIVE): "
         "for hosts whose cores are shared; 3.4x slower on an idle machine.",
     )
-    # Default model on the dev set: slot exact match 82.1 -> 82.7 % (it wrote "Saturday at 10"
-    # for "Friday at 10", "Anna the keys are under the mat" as a recipient). Training data holds
-    # the same invariant, so the grammar only ever removes answers the model was never taught.
+    # Stops a model writing "Saturday at 10" for "Friday at 10" or a whole sentence as a
+    # recipient. Training data holds the same invariant, so the grammar only ever removes answers
+    # the model was never taught.
     span_slots: bool = Field(
         True,
         description="Hold every text slot to a span of the request (copied words, any case): "
         "the model may cut a value short, never invent one.",
     )
-    # On the default model: p50 186 vs 260 ms, dev set 96.0/81.4/86.7 % (intent/slot EM/refusal)
-    # vs 96.5/82.1/88.9 % without; 3 of 201 answers differ, from batched vs one-token evaluation.
-    # Before forced text was re-tokenized with the answer and stopped short of a word the model
-    # must finish, it cut slot exact match from 82.1 to 67.9 %.
-    # Off by default only because `intentforge eval` then needs its grammar-free second answer for
-    # every row (forced text is not the model's choice): +55 s on the build's 10-minute budget.
+    # Answers are the same but for the numerics of evaluating several tokens at once. Off by
+    # default only because `intentforge eval` then needs its grammar-free second answer for every
+    # row (forced text is not the model's choice), which lengthens the build's eval stage.
     jump_forward: bool = Field(
         False,
         description='Append text the grammar fixes (e.g. \'","parameters":{"\') in one '
         "batch instead of sampling it token by token: ~30 % faster parsing.",
     )
-    # A false action (an e-mail sent, a task created) costs more than "I can't do that". On the
-    # dev set's 45 out-of-scope requests, two models refused 41 instead of 37-40 at 0.3, with no
-    # more in-scope requests refused (0.2: 43-44, but 1-3 more false refusals); see the README.
+    # A false action (an e-mail sent, a task created) costs more than "I can't do that". 0.3
+    # refuses more out-of-scope requests than greedy without refusing in-scope ones; lower
+    # values start refusing those too (docs/results.md).
     refuse_at: float = Field(
         0.3,
         ge=0,
@@ -226,7 +223,7 @@ class VoiceConfig(_Section):
         "en", description="Spoken language; None: detect per utterance."
     )
     stt_beam_size: int = Field(
-        5, ge=1, le=10, description="5: WER 0.16 vs 0.26 greedy (1) on the dev set, ~10 % slower."
+        5, ge=1, le=10, description="Beam width: 5 mishears fewer words than 1, ~10 % slower."
     )
     stt_compute_type: str = Field(
         "int8", description="CTranslate2 compute type (int8, float32...)."
