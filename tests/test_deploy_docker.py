@@ -437,7 +437,8 @@ def test_the_installed_package_carries_every_module_the_containers_run(tmp_path:
     (wheel,) = (tmp_path / "dist").glob("intentforge-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     for module in (
-        "intentforge/export/fetch.py",  # the init container and the baked-model build stage
+        "intentforge/cli/fetch.py",  # the init container and the baked-model build stage
+        "intentforge/export/fetch.py",
         "intentforge/export/manifest.py",
         "intentforge/export/publish.py",
         "intentforge/cli/serve.py",  # the image's CMD

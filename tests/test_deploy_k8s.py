@@ -213,8 +213,10 @@ def _run_init_container(
         re.sub(r"\$\((\w+)\)", lambda m: values[m.group(1)], word)
         for word in container["command"] + container["args"]
     ]
-    assert argv[0] == "python"
-    argv = [sys.executable, *[a.replace("/models/", f"{models}/") for a in argv[1:]]]
+    assert argv[:2] == ["intentforge", "fetch"]
+    # The console script the image puts on PATH, from this environment.
+    command = Path(sys.executable).with_name("intentforge")
+    argv = [str(command), *[a.replace("/models/", f"{models}/") for a in argv[1:]]]
     return subprocess.run(argv, capture_output=True, text=True, timeout=60)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ import pytest
 
 from intentforge.errors import IntentforgeError, UpstreamError
 from intentforge.export.fetch import fetch
+from servers.local_http import LocalHTTPServer, Reply
 from servers.model_store import ModelStore, S3Store
 
 MODEL = bytes(range(256)) * 4096 + b"tail"  # 1 MiB + 4 bytes: several chunks, not chunk-aligned
@@ -25,9 +27,13 @@ def _serve(store: ModelStore, body: bytes = MODEL) -> str:
     return store.url + "/models/model.gguf"
 
 
-def _fetch_module(*args: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
+# `intentforge fetch`, the init container's command, from this environment.
+FETCH_COMMAND = [str(Path(sys.executable).with_name("intentforge")), "fetch"]
+
+
+def _fetch_command(*args: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "intentforge.export.fetch", *args],
+        [*FETCH_COMMAND, *args],
         capture_output=True,
         text=True,
         timeout=timeout_s,
@@ -92,6 +98,28 @@ def test_connection_that_always_drops_fails_cleanly(
     assert len(model_store.seen) == 3
 
 
+def test_a_busy_store_is_retried_after_backoff_when_its_retry_after_is_unreadable(
+    tmp_path: Path,
+) -> None:
+    store = LocalHTTPServer().start()
+    body = {"weights": list(range(1000))}  # served as JSON: the bytes are the model
+    expected = json.dumps(body).encode()
+    store.routes["GET", "/m.gguf"] = lambda request: Reply(200, body)
+    url = store.url + "/m.gguf"
+    try:
+        store.fail(503, **{"Retry-After": "soon"})
+        store.fail(429, **{"Retry-After": "0"})
+        dest = fetch(url, hashlib.sha256(expected).hexdigest(), tmp_path / "m.gguf", backoff_s=0.01)
+        assert dest.read_bytes() == expected
+        assert len(store.calls("GET", "/m.gguf")) == 3
+        store.fail(503, times=2, **{"Retry-After": "soon"})
+        with pytest.raises(UpstreamError, match=r"failed after 1 retries: HTTP 503"):
+            fetch(url, "ab" * 32, tmp_path / "x.gguf", retries=1, backoff_s=0.01)
+    finally:
+        store.stop()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.gguf"]
+
+
 def test_missing_file_fails_at_once_without_retrying(
     model_store: ModelStore, tmp_path: Path
 ) -> None:
@@ -118,12 +146,12 @@ def test_malformed_sha256_is_refused_before_any_download(
     assert model_store.seen == []
 
 
-def test_module_exit_codes_and_one_line_errors(model_store: ModelStore, tmp_path: Path) -> None:
+def test_command_exit_codes_and_one_line_errors(model_store: ModelStore, tmp_path: Path) -> None:
     url = _serve(model_store)
-    ok = _fetch_module(url, MODEL_SHA256.upper(), str(tmp_path / "ok.gguf"))
+    ok = _fetch_command(url, MODEL_SHA256.upper(), str(tmp_path / "ok.gguf"))
     assert ok.returncode == 0, ok.stderr
     assert (tmp_path / "ok.gguf").read_bytes() == MODEL
-    bad = _fetch_module(url, "cd" * 32, str(tmp_path / "bad.gguf"))
+    bad = _fetch_command(url, "cd" * 32, str(tmp_path / "bad.gguf"))
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines()[-1].startswith("error: sha256 mismatch")
     assert "Traceback" not in bad.stderr
@@ -137,7 +165,7 @@ def test_killed_download_never_leaves_a_model_and_a_rerun_completes(
     model_store.bytes_per_s = 200_000  # ~5 s for the whole file: time to kill it mid-body
     dest = tmp_path / "model.gguf"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "intentforge.export.fetch", url, MODEL_SHA256, str(dest)],
+        [*FETCH_COMMAND, url, MODEL_SHA256, str(dest)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -161,7 +189,7 @@ def test_s3_url_is_fetched_with_the_default_credential_chain(
 ) -> None:
     s3_store.client.put_object(Bucket=s3_store.bucket, Key="m/model.gguf", Body=MODEL)
     url = f"s3://{s3_store.bucket}/m/model.gguf"
-    result = _fetch_module(url, MODEL_SHA256, str(tmp_path / "model.gguf"))
+    result = _fetch_command(url, MODEL_SHA256, str(tmp_path / "model.gguf"))
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "model.gguf").read_bytes() == MODEL
     with pytest.raises(IntentforgeError, match="NoSuchKey"):

@@ -13,6 +13,7 @@ from intentforge.cli import act as act_cli
 from intentforge.cli import build as build_cli
 from intentforge.cli import data as data_cli
 from intentforge.cli import eval as eval_cli
+from intentforge.cli import fetch as fetch_cli
 from intentforge.cli import model as model_cli
 from intentforge.cli import parse as parse_cli
 from intentforge.cli import publish as publish_cli
@@ -36,6 +37,7 @@ app.command("build")(build_cli.build)
 app.command("run")(build_cli.run)
 app.command("eval")(eval_cli.evaluate)
 app.command("publish")(publish_cli.publish)
+app.command("fetch")(fetch_cli.fetch)
 app.command("parse")(parse_cli.parse)
 app.command("act")(act_cli.act)
 app.command("serve")(serve_cli.serve)

@@ -1,8 +1,10 @@
 """Download a model and verify its sha256 before anything may use it (the init container's job).
 
-`python -m intentforge.export.fetch URL SHA256 DEST` fetches an HTTP(S) URL (an S3 presigned URL
-is one) with the standard library alone; `s3://bucket/key` URLs use boto3 and its usual credential
-chain (IRSA or EKS Pod Identity on EKS, AWS_* variables, AWS_ENDPOINT_URL for other S3 stores).
+`fetch(url, sha256, dest)` (the command `intentforge fetch URL SHA256 DEST`) gets an HTTP(S) URL
+(an S3 presigned URL is one) with the standard library alone; `s3://bucket/key` URLs use boto3
+and its usual credential chain (IRSA or EKS Pod Identity on EKS, AWS_* variables,
+AWS_ENDPOINT_URL for other S3 stores). A 429 or 5xx is retried after the server's Retry-After
+when it gives a usable one, else after the usual backoff.
 
 The bytes land in a hidden temporary file beside DEST; a dropped connection resumes with a Range
 request; only a file whose sha256 matches is renamed to DEST (atomically, same directory). On any
@@ -16,21 +18,22 @@ import hashlib
 import http.client
 import os
 import re
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from intentforge.digest import sha256_file
 from intentforge.errors import IntentforgeError, UpstreamError
+from intentforge.retry import Retries, Transient, retry_after_s, with_retries
 
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _CONTENT_RANGE_RE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
 CHUNK_BYTES = 1 << 20
+# An init container may wait a while for a busy store, but not forever.
+_MAX_RETRY_AFTER_S = 60.0
 
 Progress = Callable[[int, int | None], None]
 """Called with (bytes so far, total bytes or None when the server does not say)."""
@@ -58,7 +61,8 @@ def fetch(
     """Download `url` to `dest` and return `dest`, only if its sha256 equals `sha256`.
 
     Already-present `dest` with the right sha256 is kept (a restarted pod does not download again).
-    A connection that drops is retried up to `retries` times, resuming with a Range request.
+    A connection that drops is retried up to `retries` times, resuming with a Range request; a
+    try that got further than the one before earns a fresh budget.
     """
     expected = sha256.strip().lower()
     if not _SHA256_RE.match(expected):
@@ -69,46 +73,20 @@ def fetch(
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(f".{dest.name}.part")
-    digest = hashlib.sha256()
-    received = 0
-    total: int | None = None
-    attempt = 0
     try:
         with part.open("wb") as out:
-            while True:
-                before = received
-                try:
-                    body, start, total = _open(url, received, timeout_s)
-                    if start != received:
-                        # The server ignored our Range: start over rather than splice two bodies.
-                        out.seek(0)
-                        out.truncate()
-                        digest = hashlib.sha256()
-                        received = 0
-                        if start != 0:
-                            body.close()
-                            continue
-                    with closing(body):
-                        for chunk in _read_chunks(body):
-                            out.write(chunk)
-                            digest.update(chunk)
-                            received += len(chunk)
-                            if progress is not None:
-                                progress(received, total)
-                    if total is not None and received < total:
-                        raise _Interrupted(f"connection closed after {received} of {total} bytes")
-                    break
-                except (_Interrupted, OSError, http.client.HTTPException) as exc:
-                    # A try that moved forward earns a fresh budget; a stuck one uses it up.
-                    attempt = 1 if received > before else attempt + 1
-                    if attempt > retries:
-                        raise UpstreamError(
-                            f"download of {_redact(url)} failed after {retries} retries: {exc}"
-                        ) from None
-                    time.sleep(backoff_s * 2 ** (attempt - 1))
+            download = _Download(url, out, timeout_s, progress)
+            with_retries(
+                download.attempt,
+                Retries(retries, backoff_s, max_retry_after_s=_MAX_RETRY_AFTER_S),
+                service=f"download of {_redact(url)}",
+                give_up=lambda reason: UpstreamError(
+                    f"download of {_redact(url)} failed after {retries} retries: {reason}"
+                ),
+            )
             out.flush()
             os.fsync(out.fileno())
-        actual = digest.hexdigest()
+        actual = download.digest.hexdigest()
         if actual != expected:
             raise IntentforgeError(
                 f"sha256 mismatch for {_redact(url)}: expected {expected}, got {actual}; "
@@ -119,6 +97,57 @@ def fetch(
     finally:
         part.unlink(missing_ok=True)
     return dest
+
+
+class _Download:
+    """The bytes received so far into `out`, and one try at getting the rest."""
+
+    def __init__(self, url: str, out: BinaryIO, timeout_s: float, progress: Progress | None):
+        self.url = url
+        self.out = out
+        self.timeout_s = timeout_s
+        self.progress = progress
+        self.digest = hashlib.sha256()
+        self.received = 0
+
+    def attempt(self) -> None:
+        """Fetch from where the last try stopped; `Transient` when the body stops early."""
+        before = self.received
+        try:
+            self._resume()
+        except urllib.error.HTTPError as exc:
+            headers = {k.lower(): v for k, v in exc.headers.items()}
+            raise Transient(
+                f"HTTP {exc.code} {exc.reason}",
+                retry_after_s(headers),
+                progressed=self.received > before,
+            ) from None
+        except (_Interrupted, OSError, http.client.HTTPException) as exc:
+            raise Transient(str(exc), progressed=self.received > before) from None
+
+    def _resume(self) -> None:
+        body, start, total = _open(self.url, self.received, self.timeout_s)
+        if start != self.received:
+            # The server ignored our Range: start over rather than splice two bodies.
+            self.out.seek(0)
+            self.out.truncate()
+            self.digest = hashlib.sha256()
+            self.received = 0
+            if start != 0:
+                body.close()
+                body, start, total = _open(self.url, 0, self.timeout_s)
+                if start != 0:
+                    body.close()
+                    raise _Interrupted(f"the server answered from byte {start}, not 0")
+        with closing(body):
+            for chunk in _read_chunks(body):
+                self.out.write(chunk)
+                self.digest.update(chunk)
+                self.received += len(chunk)
+                if self.progress is not None:
+                    self.progress(self.received, total)
+        if total is not None and self.received < total:
+            raise _Interrupted(f"connection closed after {self.received} of {total} bytes")
 
 
 def _open(url: str, offset: int, timeout_s: float) -> tuple[_Body, int, int | None]:
@@ -219,48 +248,3 @@ def _read_chunks(body: _Body) -> Iterator[bytes]:
 def _redact(url: str) -> str:
     """The URL without its query string: a presigned URL's signature is a credential."""
     return url.split("?", 1)[0]
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m intentforge.export.fetch URL SHA256 DEST`: exit 0 with DEST verified, else 2."""
-    import argparse
-
-    parser = argparse.ArgumentParser(
-        prog="python -m intentforge.export.fetch",
-        description="Download a model and verify its sha256; DEST appears only if it matches.",
-    )
-    parser.add_argument("url", help="http(s):// URL (presigned S3 works) or s3://bucket/key")
-    parser.add_argument("sha256", help="expected sha256 (hex), from the model's manifest")
-    parser.add_argument(
-        "dest", type=Path, help="where the verified file goes, e.g. /models/model.gguf"
-    )
-    parser.add_argument("--retries", type=int, default=5, help="retries after a dropped connection")
-    parser.add_argument("--timeout-s", type=float, default=30.0, help="socket timeout per read")
-    args = parser.parse_args(argv)
-
-    from intentforge.cli.common import progress_bar
-
-    try:
-        with progress_bar() as bar:
-            task = bar.add_task(f"fetch {args.dest.name}", total=None)
-
-            def report(done: int, total: int | None) -> None:
-                bar.update(task, completed=done, total=total)
-
-            fetch(
-                args.url,
-                args.sha256,
-                args.dest,
-                retries=args.retries,
-                timeout_s=args.timeout_s,
-                progress=report,
-            )
-    except IntentforgeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"verified {args.dest} sha256={args.sha256.lower()}", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
