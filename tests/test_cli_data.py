@@ -85,7 +85,7 @@ def test_generate_for_a_user_intent_from_the_config(tmp_path, fixtures_dir):
     assert len(rows) == 100 and sum(r["intent"] == "set_thermostat" for r in rows) >= 22
     # Without the config, the dataset has an intent the catalogue does not know.
     result = run(tmp_path, "data", "stats", "mine.jsonl", "--config", "/dev/null")
-    assert_user_error(result, "mine.jsonl line", "unknown intent 'set_thermostat'")
+    assert_user_error(result, "mine.jsonl:", "unknown intent 'set_thermostat'")
 
 
 def test_malformed_config_file(tmp_path):
@@ -122,8 +122,10 @@ def test_unwritable_output_location(tmp_path):
 
 def test_bad_dataset_files(tmp_path):
     (tmp_path / "broken.jsonl").write_text('{"id": "1", "text": "hi"\n')
-    assert_user_error(run(tmp_path, "data", "split", "broken.jsonl"), "broken.jsonl line 1")
-    assert_user_error(run(tmp_path, "data", "stats", "absent.jsonl"), "dataset file not found")
+    broken = run(tmp_path, "data", "split", "broken.jsonl")
+    assert_user_error(broken, "broken.jsonl:1: not valid JSON")
+    absent = run(tmp_path, "data", "stats", "absent.jsonl")
+    assert_user_error(absent, "absent.jsonl: dataset not found")
 
 
 def test_bad_option_values(tmp_path):

@@ -58,7 +58,7 @@ def test_a_corrupt_line_in_the_middle_is_a_clear_error(
 ) -> None:
     path = tmp_path / "ledger.jsonl"
     path.write_text('{"id": 1\n' + json.dumps(row(2)) + "\n", encoding="utf-8")
-    with pytest.raises(IntentforgeError, match=r"ledger.jsonl line 1 is not valid JSON"):
+    with pytest.raises(IntentforgeError, match=r"ledger\.jsonl:1: not valid JSON"):
         Ledger(path, catalogue).open()
 
 
@@ -67,10 +67,10 @@ def test_rows_the_catalogue_does_not_know_are_a_clear_error(
 ) -> None:
     path = tmp_path / "ledger.jsonl"
     path.write_text(json.dumps(row(1, "set_timer")) + "\n", encoding="utf-8")
-    with pytest.raises(IntentforgeError, match=r"line 1 does not fit the current catalogue"):
+    with pytest.raises(IntentforgeError, match=r":1: does not fit the current catalogue"):
         Ledger(path, catalogue).open()
     path.write_text(json.dumps({"text": "hi"}) + "\n", encoding="utf-8")
-    with pytest.raises(IntentforgeError, match=r"line 1 is not a dataset row"):
+    with pytest.raises(IntentforgeError, match=r":1: not a dataset row"):
         Ledger(path, catalogue).open()
 
 

@@ -94,15 +94,15 @@ class Ledger:
         return rows
 
     def _parse(self, line: bytes, number: int) -> dict[str, Any]:
-        where = f"{self.path} line {number}"
+        where = f"{self.path}:{number}:"
         try:
             row = json.loads(line)
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise IntentforgeError(
-                f"{where} is not valid JSON; delete that line (or the file) and rerun"
+                f"{where} not valid JSON; delete that line (or the file) and rerun"
             ) from None
         if not isinstance(row, dict) or any(k not in row for k in ROW_KEYS):
-            raise IntentforgeError(f"{where} is not a dataset row with keys {', '.join(ROW_KEYS)}")
+            raise IntentforgeError(f"{where} not a dataset row with keys {', '.join(ROW_KEYS)}")
         try:
             self._catalogue.validate({"intent": row["intent"], "parameters": row["parameters"]})
         except IntentforgeError as exc:
