@@ -95,7 +95,7 @@ def test_jump_forward_appends_fixed_text_without_sampling_it(
 
 
 def test_jump_forward_stops_before_a_word_the_model_must_finish() -> None:
-    from intentforge.runtime.engine import _without_last_run
+    from intentforge.runtime.jump_forward import without_last_run as _without_last_run
 
     assert _without_last_run(b'","pr') == b'","'  # "priority" or "project": the model picks
     assert _without_last_run(b'{"intent":"') == b'{"intent'

@@ -12,7 +12,7 @@ from typing import Any
 from intentforge.catalogue import OUT_OF_SCOPE, Catalogue, IntentCall
 from intentforge.config import RuntimeConfig, Settings, zone
 from intentforge.errors import IntentforgeError, ModelOutputError
-from intentforge.prompt import normalise_text, render_prompt
+from intentforge.prompt import normalise_text
 from intentforge.runtime.dates import (
     DateResolver,
     attach_trailing_dates,
@@ -93,8 +93,9 @@ class Parser:
         self._engine.close()
 
     def prompt_tokens(self, text: str) -> list[int]:
-        """Token ids of the prompt for `text`, special tokens on: what the trainer feeds too."""
-        return self._engine.tokenize(render_prompt(text), special=True)
+        """Token ids of the prompt for `text` (the request as plain text, never chat markers):
+        what the trainer feeds too."""
+        return self._engine.prompt_tokens(text)
 
     def generate(
         self,

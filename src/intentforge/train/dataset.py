@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from intentforge.catalogue import Catalogue
 from intentforge.errors import IntentforgeError
-from intentforge.prompt import normalise_text, render_completion, render_prompt
+from intentforge.prompt import normalise_text, prompt_token_ids, render_completion
 
 if TYPE_CHECKING:
     import torch
@@ -47,9 +47,15 @@ class EncodedSplit:
 
 
 def prompt_ids(tokenizer: PreTrainedTokenizerBase, text: str) -> list[int]:
-    """Token ids of the prompt for `text`, with the special tokens the base adds (BOS or none),
-    as llama.cpp's `tokenize(prompt, add_bos=True, special=True)` produces them."""
-    return list(tokenizer(render_prompt(text), add_special_tokens=True)["input_ids"])
+    """Token ids of the prompt for `text`, with the special tokens the base adds (BOS or none):
+    the template's markers as special tokens, the request as plain text, as the engine's
+    `prompt_tokens` produces them with llama.cpp (prompt.prompt_token_ids)."""
+
+    def encode(piece: str, special: bool, first: bool) -> list[int]:
+        encoded = tokenizer(piece, add_special_tokens=first, split_special_tokens=not special)
+        return list(encoded["input_ids"])
+
+    return prompt_token_ids(text, encode)
 
 
 def completion_ids(

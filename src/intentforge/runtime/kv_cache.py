@@ -1,0 +1,48 @@
+"""The KV cache: the tokens evaluated so far, whose keys and values the next request reuses."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+
+class KVCache:
+    """The evaluated tokens of one llama.cpp model, and the logits after the last of them."""
+
+    def __init__(self, llm: Any, lib: Any) -> None:
+        self._llm = llm
+        self._lib = lib
+        self._ctx = llm._ctx.ctx
+        self._n_vocab = llm.n_vocab()
+
+    @property
+    def n_tokens(self) -> int:
+        return int(self._llm.n_tokens)
+
+    def reuse_prefix(self, tokens: list[int]) -> list[int]:
+        """Keep the cached KV of the longest prefix `tokens` shares with what was evaluated; the
+        rest of `tokens` is left to evaluate (at least one token, so fresh logits exist)."""
+        cached = self._llm._input_ids
+        common = 0
+        for a, b in zip(cached, tokens[:-1], strict=False):
+            if a != b:
+                break
+            common += 1
+        self._llm.n_tokens = common
+        return tokens[common:]
+
+    def evaluate(self, tokens: list[int], timings_ms: dict[str, float], key: str) -> None:
+        """Evaluate `tokens` after the context, adding the time taken to `timings_ms[key]`."""
+        if not tokens:
+            return
+        t0 = time.perf_counter()
+        self._llm.eval(tokens)
+        timings_ms[key] += (time.perf_counter() - t0) * 1000
+
+    def logits(self) -> np.ndarray:
+        """The next-token logits after the last evaluated token (a view, valid until the next
+        evaluation)."""
+        ptr = self._lib.llama_get_logits_ith(self._ctx, -1)
+        return np.ctypeslib.as_array(ptr, shape=(self._n_vocab,))
