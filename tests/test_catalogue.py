@@ -313,6 +313,9 @@ def test_request_grammar_holds_text_slots_to_spans_of_the_request(catalogue, lla
     assert not admits('{"to":"Anna the keys"}')  # skips the colon: not one span
     assert not admits('{"to":"nna"}')  # starts inside a word
     assert not admits('{"to":"Anna "}')  # ends on a space
+    assert not admits('{"to":"An"}')  # ends inside a word
+    assert not admits('{"to":"Anna","body":"the \\"keys\\" are under the m"}')
+    assert admits('{"to":"Anna:"}')  # punctuation before a space may end a span
     assert not admits('{"to":"Anna","body":"the keys are under the mat"}')  # quotes dropped
     # The intent names are untouched; without a request any string goes.
     task = '{"intent":"add_task","parameters":{"content":"Anna","priority":"thanks"}}'

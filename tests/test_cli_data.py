@@ -41,7 +41,7 @@ def test_generate_split_stats_end_to_end(tmp_path):
     generated = tmp_path / "build" / "data" / "generated.jsonl"
     rows = [json.loads(line) for line in generated.read_text().splitlines()]
     assert len(rows) == 300
-    assert round(300 * 0.12) == sum(r["intent"] == "none" for r in rows)
+    assert round(300 * 0.3) == sum(r["intent"] == "none" for r in rows)
     assert "add_task(content, due)" in result.stdout and "length in words" in result.stdout
     assert "wrote 300 rows" in result.stderr
 

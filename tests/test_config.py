@@ -29,8 +29,8 @@ def test_defaults_match_the_documented_data_settings():
     settings = load_settings()
     assert isinstance(settings, Settings)
     data = settings.data
-    assert (data.generator, data.rows, data.none_fraction) == ("templates", 1800, 0.12)
-    assert (data.train_rows, data.test_rows) == (1200, 200)
+    assert (data.generator, data.rows, data.none_fraction) == ("templates", 2200, 0.3)
+    assert (data.train_rows, data.test_rows) == (1400, 250)
     assert data.out_dir == Path("build/data")
     assert settings.catalogue.builtin is True
 
@@ -44,7 +44,7 @@ def test_precedence_file_then_env_then_overrides(tmp_path, monkeypatch):
     assert settings.data.rows == 30  # CLI beats env
     assert settings.data.seed == 6  # env beats file; a None override is ignored
     assert settings.data.test_rows == 7  # file beats default
-    assert settings.data.train_rows == 1200
+    assert settings.data.train_rows == 1400
 
 
 def test_intentforge_yaml_in_the_working_directory_is_read_by_default(tmp_path):
@@ -83,7 +83,7 @@ def test_missing_or_unreadable_config_files_are_errors(tmp_path):
 
 
 def test_an_empty_config_file_means_defaults(tmp_path):
-    assert load_settings(write(tmp_path / "empty.yaml", "")).data.rows == 1800
+    assert load_settings(write(tmp_path / "empty.yaml", "")).data.rows == 2200
 
 
 def test_bad_override_names_the_setting():

@@ -51,7 +51,7 @@ def generate(
     none_fraction: float | None = typer.Option(
         None,
         "--none-fraction",
-        help="Share of out-of-scope 'none' rows, 0 to 0.5 (default: data.none_fraction, 0.12).",
+        help="Share of out-of-scope 'none' rows, 0 to 0.6 (default: data.none_fraction, 0.3).",
     ),
     out: Path | None = typer.Option(
         None,

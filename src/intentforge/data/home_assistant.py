@@ -62,7 +62,10 @@ def _intents() -> Any:
         raise IntentforgeError(
             f"{exc.name} is not installed; reinstall intentforge (`make install`)"
         ) from None
-    return Intents.from_dict(get_intents(LANGUAGE))
+    found = get_intents(LANGUAGE)
+    if found is None:
+        raise IntentforgeError(f"home-assistant-intents has no sentences for {LANGUAGE!r}")
+    return Intents.from_dict(found)
 
 
 def intent_names() -> tuple[str, ...]:
