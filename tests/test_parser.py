@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,10 +17,10 @@ from intentforge.catalogue import load_catalogue
 from intentforge.config import RuntimeConfig
 from intentforge.errors import IntentforgeError, ModelOutputError
 from intentforge.prompt import render_prompt
-from intentforge.runtime import Cancelled, DateResolver, Parser
-from intentforge.runtime.dates import attach_trailing_dates, detach_dates
+from intentforge.runtime import Cancelled, Context, DateResolver, Parser, apply_steps
 from intentforge.runtime.engine import Abstain
 
+NOW = datetime(2026, 11, 25, 13, 30, tzinfo=UTC)
 REQUESTS = [
     "remind me to buy milk tomorrow at 5pm",
     "what's the weather in London tomorrow",
@@ -33,25 +34,44 @@ def test_every_answer_is_the_canonical_rendering_of_a_valid_call(smollm2_parser:
     answered = 0
     for text in REQUESTS:
         try:
-            result = smollm2_parser.parse(text, timezone="Europe/Paris")
+            result = smollm2_parser.parse(text, timezone="Europe/Paris", now=NOW)
         except ModelOutputError:
             continue  # the untuned model may run out of tokens inside a string: a typed error
         answered += 1
         # Compact, slots in declared order (a priority is written as said, so the call holds
-        # its number), and the call is the validated answer after the runtime's date rules.
+        # its number), and the call is the validated answer after the post-processing steps.
         catalogue = smollm2_parser.catalogue
         raw = json.loads(result.raw)
         assert result.raw == json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
         said = list(raw["parameters"])
         assert said == [s for s in catalogue[raw["intent"]].slots if s in said]
-        call = detach_dates(catalogue.validate(raw))
-        slots = catalogue[call.intent].slots
-        assert result.call == attach_trailing_dates(call, slots, text, resolver)
+        context = Context(catalogue, resolver, text, "Europe/Paris", NOW)
+        answer = apply_steps(catalogue.validate(raw), context)
+        assert (result.call, result.resolved) == (answer.call, answer.resolved)
         assert result.call.intent in smollm2_parser.catalogue.names
         assert result.tokens > 0 and result.prompt_tokens > 0
         assert result.timings_ms["total"] >= result.timings_ms["prefill"] > 0
         assert set(result.resolved) <= {"due", "date"}
     assert answered >= 2
+
+
+def test_the_parser_runs_only_the_post_processing_steps_the_settings_enable(
+    smollm2_gguf: Path,
+) -> None:
+    text = "remind me to buy milk tomorrow at 5pm"
+    answers = {}
+    for steps in ([], ["resolve_dates"]):
+        config = RuntimeConfig(max_tokens=48, n_threads=1, postprocess=steps)
+        parser = Parser(smollm2_gguf, load_catalogue(), config)
+        try:
+            answers[len(steps)] = parser.parse(text, now=NOW)
+        finally:
+            parser.close()
+    bare, resolved = answers[0], answers[1]
+    assert bare.call == parser.catalogue.validate(bare.raw)  # as the model said it
+    assert bare.resolved == {}
+    dates = parser.catalogue[resolved.call.intent].date_slots
+    assert set(resolved.resolved) == {s for s in dates if s in resolved.call.parameters}
 
 
 def test_text_slots_are_spans_of_the_request(smollm2_parser: Parser) -> None:

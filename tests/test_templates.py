@@ -221,3 +221,29 @@ def test_progress_is_reported_for_every_row(catalogue):
     seen: list[tuple[int, int]] = []
     generate(catalogue, 50, seed=1, on_progress=lambda done, total: seen.append((done, total)))
     assert seen[0] == (1, 50) and seen[-1] == (50, 50) and len(seen) == 50
+
+
+def test_a_slot_declared_a_date_is_filled_with_days_whatever_its_name(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text(
+        "intents:\n  - name: book_flight\n    parameters:\n"
+        "      destination: {type: string, required: true}\n"
+        "      leaving: {type: string, kind: date}\n"
+        "    examples: ['book a flight to {destination} {leaving}']\n"
+    )
+    rows = generate(load_catalogue([path]), 100, seed=2)
+    leaving = {r["parameters"]["leaving"] for r in rows if r["intent"] == "book_flight"}
+    days = {d.rpartition("|")[2].lower() for d in lexicons.dates("weather")}
+    assert len(leaving) > 10
+    assert {d.lower() for d in leaving} & days
+
+
+def test_a_date_named_slot_declared_as_text_needs_values_of_its_own(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text(
+        "intents:\n  - name: log_day\n    parameters:\n"
+        "      day: {type: string, required: true, kind: text}\n"
+        "    examples: ['log {day}']\n"
+    )
+    with pytest.raises(IntentforgeError, match="slot day has no values"):
+        generate(load_catalogue([path]), 50, seed=1)

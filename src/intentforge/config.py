@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -18,6 +18,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from intentforge.errors import IntentforgeError
 
 DEFAULT_CONFIG_FILE = Path("intentforge.yaml")
+# The runtime's steps after validation, in the order they run (runtime/postprocess.py).
+PostprocessStep = Literal["fill_spoken", "detach_dates", "attach_trailing_dates", "resolve_dates"]
 
 
 class _Section(BaseModel):
@@ -171,6 +173,16 @@ class RuntimeConfig(_Section):
         le=1,
         description="Answer out-of-scope ('none') when the model gives it at least this "
         "probability where it chooses the intent, even if an action is likelier; 1: plain greedy.",
+    )
+    # Each step repairs one way a model's answer falls short (runtime/postprocess.py); turning
+    # one off shows what the model says without it (for evaluation), or keeps a user's text slot
+    # as the model wrote it. Without resolve_dates, answers carry no `resolved` dates.
+    postprocess: list[PostprocessStep] = Field(
+        default_factory=lambda: list(get_args(PostprocessStep)),
+        description="Steps applied after validation, always in this order: fill_spoken (an "
+        "empty spoken slot from the request's other words), detach_dates (a repeated date cut "
+        "from text slots), attach_trailing_dates (a time left in a text slot moved to the date "
+        "slot), resolve_dates (date slots to ISO 8601).",
     )
 
 

@@ -71,6 +71,7 @@ BUILTIN_INTENTS: tuple[Intent, ...] = (
         # People usually say when, rarely which project or how urgent.
         slot_rates={"due": 0.6, "priority": 0.3, "project": 0.3},
         spoken={"priority": PRIORITY_PHRASES},
+        kinds={"due": "datetime", "priority": "spoken"},
     ),
     Intent(
         name="get_weather",
@@ -84,6 +85,7 @@ BUILTIN_INTENTS: tuple[Intent, ...] = (
             "what's the weather like",
         ),
         slot_rates={"location": 0.6, "date": 0.5},
+        kinds={"date": "date"},
     ),
     Intent(
         name="send_email",

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
+
+from intentforge.catalogue.kinds import DATE_KINDS, SLOT_KINDS, DateKind, SlotKind, kind_by_name
+from intentforge.errors import IntentforgeError
 
 
 @dataclass(frozen=True)
@@ -22,6 +27,10 @@ class Intent:
     `spoken` maps a slot to phrases and the values they mean ({"urgent": 1, "p2": 2}): the model
     copies the phrase from the request and the catalogue stores its value, for slots said in words
     but kept as codes.
+    `kinds` declares what a slot holds (catalogue/kinds.py): "date" or "datetime" for a time
+    expression resolved after the model, "spoken" for a slot with a phrase table, "text"
+    otherwise. A slot it leaves out is spoken if it has a phrase table, else what `kind_by_name`
+    says of a text slot ("due" is a datetime).
     """
 
     name: str
@@ -32,6 +41,53 @@ class Intent:
     slot_values: dict[str, tuple[str, ...]] = field(default_factory=dict)
     slot_rates: dict[str, float] = field(default_factory=dict)
     spoken: dict[str, dict[str, Any]] = field(default_factory=dict)
+    kinds: dict[str, SlotKind] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for slot, kind in self.kinds.items():
+            where = f"slot {self.name}.{slot}"
+            if slot not in self.slots:
+                raise IntentforgeError(f"intent {self.name!r} has no slot {slot!r} to give a kind")
+            if kind not in SLOT_KINDS:
+                raise IntentforgeError(
+                    f"{where} has kind {kind!r}; use one of {', '.join(SLOT_KINDS)}"
+                )
+            if kind == "spoken" and slot not in self.spoken:
+                raise IntentforgeError(f"{where} is spoken but has no phrases (spoken:) to map")
+            if kind != "spoken" and slot in self.spoken:
+                raise IntentforgeError(f"{where} has spoken phrases, so its kind is spoken")
+            if kind in DATE_KINDS and not self._holds_text(slot):
+                raise IntentforgeError(f"{where} is a {kind}, so it must be a string slot")
+
+    def slot_kind(self, slot: str) -> SlotKind:
+        """What `slot` holds: declared in `kinds`, else spoken with a phrase table, else the
+        kind its name implies for a string slot (catalogue/kinds.py), else text."""
+        if slot in self.kinds:
+            return self.kinds[slot]
+        if slot in self.spoken:
+            return "spoken"
+        return kind_by_name(slot) if self._holds_text(slot) else "text"
+
+    @property
+    def slot_kinds(self) -> dict[str, SlotKind]:
+        """Every slot, in declared order, with its kind."""
+        return {slot: self.slot_kind(slot) for slot in self.slots}
+
+    @property
+    def date_slots(self) -> dict[str, DateKind]:
+        """The slots resolved as dates, in declared order, with their kind."""
+        out: dict[str, DateKind] = {}
+        for slot in self.slots:
+            kind = self.slot_kind(slot)
+            if kind == "date" or kind == "datetime":
+                out[slot] = kind
+        return out
+
+    def _holds_text(self, slot: str) -> bool:
+        annotation = self.parameters.model_fields[slot].annotation
+        if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+            return str in typing.get_args(annotation)
+        return annotation is str
 
     def slot_rate(self, slot: str) -> float:
         return self.slot_rates.get(slot, 0.5)

@@ -18,6 +18,7 @@ from intentforge.errors import IntentforgeError
 _TYPES: dict[str, type] = {"string": str, "integer": int, "number": float, "boolean": bool}
 _SLOT_KEYS = {
     "type", "required", "description", "enum", "minimum", "maximum", "values", "rate", "spoken",
+    "kind",
 }  # fmt: skip
 _INTENT_KEYS = {"name", "description", "parameters", "examples", "action"}
 
@@ -125,16 +126,25 @@ def _intent_from_mapping(entry: Any, where: str) -> Intent:
         for slot, spec in params.items()
         if isinstance(spec, dict) and "spoken" in spec
     }
-    return Intent(
-        name=name,
-        description=str(entry.get("description", "")),
-        parameters=model,
-        examples=tuple(str(e) for e in examples),
-        action=entry.get("action"),
-        slot_values=values,
-        slot_rates=rates,
-        spoken=spoken,
-    )
+    kinds = {
+        slot: spec["kind"]
+        for slot, spec in params.items()
+        if isinstance(spec, dict) and "kind" in spec
+    }
+    try:
+        return Intent(
+            name=name,
+            description=str(entry.get("description", "")),
+            parameters=model,
+            examples=tuple(str(e) for e in examples),
+            action=entry.get("action"),
+            slot_values=values,
+            slot_rates=rates,
+            spoken=spoken,
+            kinds=kinds,
+        )
+    except IntentforgeError as exc:  # the kinds' rules live with Intent; say which file broke them
+        raise IntentforgeError(f"{where}: {exc}") from None
 
 
 def _yaml_reason(exc: yaml.YAMLError) -> str:

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from intentforge.catalogue.kinds import TENS, UNITS, number_words, ordinal_words
+
 SegmentKind = Literal["text", "span", "value", "protected"]
 
 
@@ -138,72 +140,6 @@ _DAYS_MONTHS = [
 ]
 _CAPITALISE = re.compile(r"\b(" + "|".join(d for d in _DAYS_MONTHS if d != "may") + r")\b")
 
-_UNITS = [
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-]
-_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
-_ORDINALS = [
-    "zeroth",
-    "first",
-    "second",
-    "third",
-    "fourth",
-    "fifth",
-    "sixth",
-    "seventh",
-    "eighth",
-    "ninth",
-    "tenth",
-    "eleventh",
-    "twelfth",
-    "thirteenth",
-    "fourteenth",
-    "fifteenth",
-    "sixteenth",
-    "seventeenth",
-    "eighteenth",
-    "nineteenth",
-    "twentieth",
-]
-
-
-def number_words(n: int) -> str:
-    """0..99 in words ("forty two"); larger numbers stay digits."""
-    if n < 20:
-        return _UNITS[n]
-    if n < 100:
-        tens, unit = divmod(n, 10)
-        return _TENS[tens] + ("" if unit == 0 else " " + _UNITS[unit])
-    return str(n)
-
-
-def ordinal_words(n: int) -> str:
-    if n <= 20:
-        return _ORDINALS[n]
-    tens, unit = divmod(n, 10)
-    if unit == 0:
-        return _TENS[tens][:-1] + "ieth"
-    return _TENS[tens] + " " + _ORDINALS[unit]
-
 
 def _time_words(match: re.Match[str]) -> str:
     hour, minute = int(match.group(1)), int(match.group(2))
@@ -224,9 +160,10 @@ def digits_to_words(text: str) -> str:
     )
 
 
-_WORD_NUMBERS = {w: str(i) for i, w in enumerate(_UNITS) if i >= 1} | {
-    "twenty": "20",
-    "thirty": "30",
+# What Whisper writes as digits: one to thirty, as an engine hears "in two hours".
+_WORD_NUMBERS = {w: str(i) for i, w in enumerate(UNITS) if i >= 1} | {
+    TENS[2]: "20",
+    TENS[3]: "30",
 }
 _WORD_NUMBER = re.compile(
     r"(?<!\bno )(?<!\bthis )(?<!\bthat )\b(" + "|".join(_WORD_NUMBERS) + r")\b(?! of\b)"

@@ -75,18 +75,20 @@ class _Deck:
         return self._left.pop()
 
 
-def _builtin_values(slot: str, variant: str | None) -> _Values | None:
-    """Lexicon for a built-in slot (or a user slot of the same name that brought no values)."""
+def _builtin_values(intent: Intent, slot: str, variant: str | None) -> _Values | None:
+    """Lexicon for a built-in slot (or a user slot of the same name or date kind that brought no
+    values)."""
     key = (slot, variant)
+    kind = intent.slot_kind(slot)
     if key in {("content", None), ("task", None)}:
         return _Values(lexicons.tasks("actions"), "span", tails=lexicons.tasks("action_tails"))
     if key == ("content", "item") or key == ("item", None):
         return _Values(lexicons.tasks("items"), "span")
     if key == ("content", "thing"):
         return _Values(lexicons.tasks("things"), "span")
-    if slot in {"due", "when", "time", "deadline"}:
+    if kind == "datetime":
         return _Values(lexicons.dates("noun" if variant == "noun" else "due"), "span")
-    if slot in {"date", "day"}:
+    if kind == "date":
         days = lexicons.dates("weather")
         if variant == "noun":  # after "for": only days said without a preposition of their own
             days = tuple(d for d in days if "|" not in d and not d.startswith("in "))
@@ -152,7 +154,7 @@ def _user_values(intent: Intent, slot: str, variant: str | None) -> _Values:
         texts = tuple(str(v) for v in range(int(low), int(high) + 1))
         return _Values(texts, "value", {t: int(t) for t in texts})
     if kind == "string" or (kind == "integer" and slot == "priority"):
-        found = _builtin_values(slot, variant)
+        found = _builtin_values(intent, slot, variant)
         if found is not None:
             return found
     raise IntentforgeError(
@@ -337,7 +339,7 @@ def generate(
     jobs: list[tuple[Intent, list[_Phrasing], _Filler, int]] = []
     for intent, quota in zip(intents, _spread(rows - n_none, len(intents), rng), strict=True):
         phrasings = _phrasings(intent)
-        source = _builtin_source if _is_builtin(intent) else partial(_user_values, intent)
+        source = partial(_builtin_source if _is_builtin(intent) else _user_values, intent)
         filler = _Filler(rng, source)
         for p in phrasings:  # fail early, naming the slot that cannot be filled
             for m in _PLACEHOLDER.finditer(p.template):
@@ -371,8 +373,8 @@ def generate(
     return out
 
 
-def _builtin_source(slot: str, variant: str | None) -> _Values:
-    found = _builtin_values(slot, variant)
+def _builtin_source(intent: Intent, slot: str, variant: str | None) -> _Values:
+    found = _builtin_values(intent, slot, variant)
     if found is None:
         raise IntentforgeError(f"no lexicon for the built-in placeholder {{{slot}}}")
     return found

@@ -4,8 +4,9 @@ Definitions (the README repeats them):
 - A prediction is *valid* when the model's output parsed as JSON and validated against the
   catalogue; an invalid one has intent None and counts as wrong everywhere.
 - Slot values compare after the runtime's normalisation (case-folded, trimmed, whitespace collapsed,
-  trailing punctuation stripped); numbers (priority) compare as numbers. Date slots also ignore a
-  leading "on/at/by/for/over/due" ("on friday" == "friday"): both resolve to the same date.
+  trailing punctuation stripped); numbers (priority) compare as numbers. Date slots (their kind
+  in the catalogue) also ignore leading connector words, the ones the runtime cuts from a repeated
+  date (catalogue/kinds.py: "on friday" == "due by friday" == "friday"): all resolve to one date.
 - A slot is identified by (intent, slot name). Slot-level F1 per slot: a gold slot matched by the
   same slot with an equal value in the prediction is a true positive; an unmatched predicted slot a
   false positive, an unmatched gold slot a false negative (a wrong intent misses all its slots).
@@ -26,12 +27,18 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from intentforge.catalogue import OUT_OF_SCOPE
-from intentforge.runtime.dates import DATE_SLOTS
+from intentforge.catalogue.kinds import (
+    CONNECTORS,
+    DATE_KINDS,
+    LOOSE_CONNECTORS,
+    SlotKind,
+    kind_by_name,
+)
 
 INVALID = "<invalid>"
 
 _WHITESPACE = re.compile(r"\s+")
-_DATE_CONNECTOR = re.compile(r"^(?:due\s+)?(?:on|at|by|for|over)\s+|^due\s+")
+_DATE_CONNECTOR = re.compile(r"^(?:(?:" + "|".join((*CONNECTORS, *LOOSE_CONNECTORS)) + r")\s+)+")
 
 
 @dataclass(frozen=True)
@@ -57,8 +64,13 @@ class Prediction:
         return asdict(self)
 
 
-def normalise_value(value: Any, slot: str = "") -> Any:
-    """A slot value as compared: text normalised like the runtime does, numbers as numbers."""
+# Intent -> slot -> kind, from the catalogue (`Intent.slot_kinds`).
+SlotKinds = Mapping[str, Mapping[str, SlotKind]]
+
+
+def normalise_value(value: Any, slot: str = "", kind: SlotKind | None = None) -> Any:
+    """A slot value as compared: text normalised like the runtime does, numbers as numbers.
+    `kind` is the slot's kind in the catalogue; None: the kind its name implies."""
     if isinstance(value, bool):
         return value
     if isinstance(value, (int, float)):
@@ -66,7 +78,7 @@ def normalise_value(value: Any, slot: str = "") -> Any:
     text = _WHITESPACE.sub(" ", str(value)).strip().casefold()
     while text and unicodedata.category(text[-1]).startswith("P"):
         text = text[:-1].rstrip()
-    if slot in DATE_SLOTS:
+    if (kind or kind_by_name(slot)) in DATE_KINDS:
         text = _DATE_CONNECTOR.sub("", text)
     try:
         return float(text) if text.isdigit() else text
@@ -74,14 +86,32 @@ def normalise_value(value: Any, slot: str = "") -> Any:
         return text
 
 
-def values_equal(gold: Any, predicted: Any, slot: str = "") -> bool:
+def values_equal(gold: Any, predicted: Any, slot: str = "", kind: SlotKind | None = None) -> bool:
     """Whether two slot values are the same after normalisation."""
-    return normalise_value(gold, slot) == normalise_value(predicted, slot)
+    return normalise_value(gold, slot, kind) == normalise_value(predicted, slot, kind)
 
 
-def parameters_equal(gold: Mapping[str, Any], predicted: Mapping[str, Any]) -> bool:
-    """Same slots present, each with an equal value."""
-    return set(gold) == set(predicted) and all(values_equal(gold[s], predicted[s], s) for s in gold)
+def parameters_equal(
+    gold: Mapping[str, Any],
+    predicted: Mapping[str, Any],
+    kinds: Mapping[str, SlotKind] | None = None,
+) -> bool:
+    """Same slots present, each with an equal value; `kinds`: the intent's slot kinds."""
+    kinds = kinds or {}
+    return set(gold) == set(predicted) and all(
+        values_equal(gold[s], predicted[s], s, kinds.get(s)) for s in gold
+    )
+
+
+def slot_kinds(
+    slots: Mapping[str, Sequence[str] | Mapping[str, SlotKind]],
+) -> dict[str, dict[str, SlotKind]]:
+    """Intent -> slot -> kind from intent -> slot kinds, or slot names (each the kind its name
+    implies)."""
+    return {
+        intent: dict(names) if isinstance(names, Mapping) else {s: kind_by_name(s) for s in names}
+        for intent, names in slots.items()
+    }
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -157,8 +187,11 @@ def confusion_matrix(
     return rows, columns, [[counts[(r, c)] for c in columns] for r in rows]
 
 
-def slot_scores(predictions: Sequence[Prediction]) -> dict[str, Scores]:
+def slot_scores(
+    predictions: Sequence[Prediction], kinds: SlotKinds | None = None
+) -> dict[str, Scores]:
     """Slot-level precision/recall/F1 per "intent.slot" (see the module docstring)."""
+    kinds = kinds or {}
     tp: Counter[str] = Counter()
     fp: Counter[str] = Counter()
     fn: Counter[str] = Counter()
@@ -169,7 +202,12 @@ def slot_scores(predictions: Sequence[Prediction]) -> dict[str, Scores]:
             if (
                 key in gold
                 and key in predicted
-                and values_equal(gold[key][1], predicted[key][1], gold[key][0])
+                and values_equal(
+                    gold[key][1],
+                    predicted[key][1],
+                    gold[key][0],
+                    kinds.get(p.gold_intent, {}).get(gold[key][0]),
+                )
             ):
                 tp[key] += 1
                 continue
@@ -182,34 +220,38 @@ def slot_scores(predictions: Sequence[Prediction]) -> dict[str, Scores]:
 
 
 def slot_exact_match(
-    predictions: Sequence[Prediction], slots: Mapping[str, Sequence[str]]
+    predictions: Sequence[Prediction], slots: Mapping[str, Sequence[str] | Mapping[str, SlotKind]]
 ) -> dict[str, float | None]:
     """Per "intent.slot": share of that intent's gold rows where the slot came out exactly right.
 
-    `slots` maps each intent to its slot names (from the catalogue).
+    `slots` maps each intent to its slots and their kinds (or its slot names) from the catalogue.
     """
     out: dict[str, float | None] = {}
-    for intent, names in slots.items():
+    for intent, names in slot_kinds(slots).items():
         rows = [p for p in predictions if p.gold_intent == intent]
-        for slot in names:
+        for slot, kind in names.items():
             right = 0
             for p in rows:
                 if p.intent != intent:
                     continue
                 gold, pred = p.gold_parameters.get(slot), p.parameters.get(slot)
                 if (gold is None and pred is None) or (
-                    gold is not None and pred is not None and values_equal(gold, pred, slot)
+                    gold is not None and pred is not None and values_equal(gold, pred, slot, kind)
                 ):
                     right += 1
             out[f"{intent}.{slot}"] = _ratio(right, len(rows))
     return out
 
 
-def row_exact_match(predictions: Sequence[Prediction], *, in_scope_only: bool) -> float | None:
+def row_exact_match(
+    predictions: Sequence[Prediction], *, in_scope_only: bool, kinds: SlotKinds | None = None
+) -> float | None:
     """Share of rows whose intent and every slot are right (in-scope rows only, or all rows)."""
     rows = [p for p in predictions if not in_scope_only or p.gold_intent != OUT_OF_SCOPE]
+    kinds = kinds or {}
     right = sum(
-        p.intent == p.gold_intent and parameters_equal(p.gold_parameters, p.parameters)
+        p.intent == p.gold_intent
+        and parameters_equal(p.gold_parameters, p.parameters, kinds.get(p.gold_intent))
         for p in rows
     )
     return _ratio(right, len(rows))
@@ -258,13 +300,15 @@ class Metrics:
 
 
 def compute_metrics(
-    predictions: Sequence[Prediction], slots: Mapping[str, Sequence[str]]
+    predictions: Sequence[Prediction], slots: Mapping[str, Sequence[str] | Mapping[str, SlotKind]]
 ) -> Metrics:
-    """All metrics. `slots` maps each catalogue intent, in order, to its slot names."""
+    """All metrics. `slots` maps each catalogue intent, in order, to its slots and their kinds
+    (`Intent.slot_kinds`; slot names alone: each the kind its name implies)."""
     labels = list(slots)
+    kinds = slot_kinds(slots)
     per_intent = per_intent_scores(predictions, labels)
     defined_f1 = [s.f1 for s in per_intent.values() if s.f1 is not None and s.support]
-    per_slot = slot_scores(predictions)
+    per_slot = slot_scores(predictions, kinds)
     tp = sum(s.tp for s in per_slot.values())
     fp = sum(s.fp for s in per_slot.values())
     fn = sum(s.fn for s in per_slot.values())
@@ -277,8 +321,8 @@ def compute_metrics(
         rows=len(predictions),
         intent_accuracy=intent_accuracy(predictions),
         macro_f1=sum(defined_f1) / len(defined_f1) if defined_f1 else None,
-        slot_exact_match=row_exact_match(predictions, in_scope_only=True),
-        exact_match=row_exact_match(predictions, in_scope_only=False),
+        slot_exact_match=row_exact_match(predictions, in_scope_only=True, kinds=kinds),
+        exact_match=row_exact_match(predictions, in_scope_only=False, kinds=kinds),
         slot_f1=_ratio(2 * tp, 2 * tp + fp + fn),
         json_validity=_ratio(sum(p.valid for p in predictions), len(predictions)),
         stop_rate=_ratio(sum(measured), len(measured)),

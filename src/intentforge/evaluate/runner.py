@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from intentforge.catalogue import Catalogue, IntentCall
+from intentforge.catalogue.kinds import SlotKind
 from intentforge.config import RuntimeConfig, Settings
 from intentforge.data.jsonl import numbered_rows
 from intentforge.errors import IntentforgeError, ModelOutputError
@@ -92,8 +93,8 @@ def load_rows(paths: Sequence[Path]) -> list[dict[str, Any]]:
     return rows
 
 
-def catalogue_slots(catalogue: Catalogue) -> dict[str, tuple[str, ...]]:
-    return {intent.name: intent.slots for intent in catalogue.intents}
+def catalogue_slots(catalogue: Catalogue) -> dict[str, dict[str, SlotKind]]:
+    return {intent.name: intent.slot_kinds for intent in catalogue.intents}
 
 
 def predict_rows(

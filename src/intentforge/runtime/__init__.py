@@ -1,18 +1,20 @@
 """Inference runtime: a GGUF model, the catalogue grammar, and deterministic date resolution."""
 
-from intentforge.runtime.dates import DATE_SLOTS, DateResolver, ResolvedSpan, resolve_call
+from intentforge.runtime.dates import DateResolver, ResolvedSpan
 from intentforge.runtime.engine import Cancelled, Generation, check_model_file
 from intentforge.runtime.parser import Parser, ParseResult, default_model_path
+from intentforge.runtime.postprocess import Answer, Context, apply_steps
 
 __all__ = [
-    "DATE_SLOTS",
+    "Answer",
     "Cancelled",
+    "Context",
     "DateResolver",
     "Generation",
     "ParseResult",
     "Parser",
     "ResolvedSpan",
+    "apply_steps",
     "check_model_file",
     "default_model_path",
-    "resolve_call",
 ]

@@ -13,23 +13,20 @@ from intentforge.catalogue import OUT_OF_SCOPE, Catalogue, IntentCall
 from intentforge.config import RuntimeConfig, Settings, zone
 from intentforge.errors import IntentforgeError, ModelOutputError
 from intentforge.prompt import normalise_text
-from intentforge.runtime.dates import (
-    DateResolver,
-    attach_trailing_dates,
-    detach_dates,
-    resolve_call,
-)
+from intentforge.runtime.dates import DateResolver
 from intentforge.runtime.engine import Abstain, Engine, Generation
+from intentforge.runtime.postprocess import Context, apply_steps
 
 
 @dataclass
 class ParseResult:
     """One parsed request.
 
-    `resolved` maps each date slot to `{"text": span as spoken, "iso": ISO 8601 or None}`: `due`
-    is a date-time with UTC offset when a time was said ("2026-11-26T17:00:00+01:00"), else a
-    date; `date` is always a date. `timings_ms` has tokenize, prefill, decode, grammar, validate,
-    resolve and total.
+    `resolved` maps each date slot to `{"text": span as spoken, "iso": ISO 8601 or None}`: a
+    `datetime` slot (`due`) is a date-time with UTC offset when a time was said
+    ("2026-11-26T17:00:00+01:00"), else a date; a `date` slot is always a date. `timings_ms` has
+    tokenize, prefill, decode, grammar, validate, resolve (the post-processing steps after
+    validation, runtime/postprocess.py) and total.
     """
 
     call: IntentCall
@@ -124,8 +121,9 @@ class Parser:
         now: datetime | None = None,
         cancel: threading.Event | None = None,
     ) -> ParseResult:
-        """The intent for `text`, with date slots resolved in `timezone` relative to `now`;
-        out-of-scope when the model gives it runtime.refuse_at of the intent's probability.
+        """The intent for `text` after the post-processing steps (runtime.postprocess), date
+        slots resolved in `timezone` relative to `now`; out-of-scope when the model gives it
+        runtime.refuse_at of the intent's probability.
 
         Raises ModelOutputError (422) when the model does not finish a valid intent within
         runtime.max_tokens; never returns a made-up call.
@@ -153,10 +151,9 @@ class Parser:
             call = self.catalogue.validate(gen.text)
         except IntentforgeError as exc:
             raise ModelOutputError(f"the model's output is not a valid intent: {exc}") from None
-        call = detach_dates(self.catalogue.fill_spoken(call, said))
-        call = attach_trailing_dates(call, self.catalogue[call.intent].slots, said, self._dates)
         validated = time.perf_counter()
-        resolved = resolve_call(call, self._dates, timezone=tz, now=now or datetime.now(UTC))
+        context = Context(self.catalogue, self._dates, said, tz, now or datetime.now(UTC))
+        answer = apply_steps(call, context, self.config.postprocess)
         done = time.perf_counter()
         timings = {
             "tokenize": (tokenized - start) * 1000,
@@ -169,8 +166,8 @@ class Parser:
             "total": (done - start) * 1000,
         }
         return ParseResult(
-            call=call,
-            resolved=resolved,
+            call=answer.call,
+            resolved=answer.resolved,
             raw=gen.text,
             timings_ms={k: round(v, 2) for k, v in timings.items()},
             tokens=gen.n_tokens,
