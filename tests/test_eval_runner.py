@@ -19,10 +19,11 @@ from intentforge.evaluate.baseline import (
     instructions,
     messages_for,
 )
+from intentforge.evaluate.predictors import GGUFPredictor, Outcome
 from intentforge.evaluate.runner import (
-    GGUFPredictor,
     evaluate_predictor,
     load_rows,
+    load_sets,
     predict_rows,
 )
 
@@ -57,7 +58,7 @@ def test_load_rows_reads_files_and_folders_in_name_order(tmp_path: Path) -> None
 def test_load_rows_names_the_bad_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps(ROWS[0]) + "\n{not json\n", encoding="utf-8")
-    with pytest.raises(IntentforgeError, match=r"bad\.jsonl line 2: not valid JSON"):
+    with pytest.raises(IntentforgeError, match=r"bad\.jsonl:2: not valid JSON"):
         load_rows([bad])
     _write(bad, [{"text": "no intent"}])
     with pytest.raises(IntentforgeError, match=r"bad\.jsonl line 1: a row needs"):
@@ -68,6 +69,31 @@ def test_load_rows_names_the_bad_line(tmp_path: Path) -> None:
     empty.mkdir()
     with pytest.raises(IntentforgeError, match=r"no \*\.jsonl files"):
         load_rows([empty])
+
+
+def test_each_prediction_names_the_set_its_row_came_from(tmp_path: Path) -> None:
+    class Refuses:
+        name, kind, path = "refuses", "test", ""
+
+        def predict(self, text: str) -> Outcome:
+            return Outcome(catalogue.validate({"intent": "none", "parameters": {}}), "", 1.0)
+
+        def close(self) -> None:
+            pass
+
+    catalogue = load_catalogue()
+    dev = _write(tmp_path / "dev.jsonl", ROWS[:2])
+    dev2 = tmp_path / "dev2"
+    dev2.mkdir()
+    _write(dev2 / "a.jsonl", ROWS[2:])
+    rows = load_sets([dev, dev2])
+    assert [(r["id"], r["set"]) for r in rows] == [
+        ("a", str(dev)),
+        ("b", str(dev)),
+        ("c", str(dev2)),
+    ]
+    predictions = predict_rows(Refuses(), rows, catalogue)
+    assert [p.dataset for p in predictions] == [str(dev), str(dev), str(dev2)]
 
 
 def test_gold_rows_outside_the_catalogue_are_refused() -> None:
@@ -158,16 +184,21 @@ def test_gguf_predictor_parses_with_grammar_and_measures_stop_without(
 
 
 def test_cli_writes_the_report(tmp_path: Path, smollm2_gguf: Path) -> None:
-    data = _write(tmp_path / "rows.jsonl", ROWS)
+    dev = _write(tmp_path / "dev.jsonl", ROWS[:2])
+    dev2 = _write(tmp_path / "dev2.jsonl", ROWS[2:])
     out = tmp_path / "report"
     cli = [str(INTENTFORGE), "eval"]
     done = subprocess.run(
-        [*cli, str(smollm2_gguf), "--data", str(data), "--out", str(out), "--max-tokens", "48",
-         "--threads", "1", "--no-stop-rate"],
+        [*cli, str(smollm2_gguf), "--data", str(dev), "--data", str(dev2), "--out", str(out),
+         "--max-tokens", "48", "--threads", "1", "--no-stop-rate"],
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
+    # The costly errors are printed first, then the quality figures.
+    assert 0 <= done.stderr.index("False actions") < done.stderr.index("Intent accuracy")
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert [e["dataset"] for e in report["costly_errors"]] == [str(dev), str(dev2)]
+    assert [e["out_of_scope"] for e in report["costly_errors"]] == [0, 1]
     assert report["dataset"]["rows"] == 3
     assert report["models"][0]["metrics"]["stop_rate"] is None  # not measured on request
     assert (out / "report.html").stat().st_size > 10_000

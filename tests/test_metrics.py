@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from intentforge.evaluate.metrics import (
     INVALID,
     Prediction,
     compute_metrics,
+    costly_errors,
+    costly_errors_per_set,
     normalise_value,
-    percentile,
     values_equal,
 )
 
@@ -184,11 +187,34 @@ def test_normalisation_matches_the_runtime_rules():
     assert not values_equal("3 days", "in 3 days", "date")  # "in" carries meaning
 
 
-def test_percentile_edge_cases():
-    assert percentile([], 50) is None
-    assert percentile([7.0], 95) == 7.0
-    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
-    assert percentile([3.0, 1.0, 2.0], 100) == 3.0
+def test_false_actions_are_counted_per_intent_they_became():
+    rows = [
+        *FIXTURE,
+        _p(9, "none", {}, "add_task", {"content": "book a flight"}),
+        _p(10, "none", {}, "add_task", {"content": "order a pizza"}),
+        _p(11, "none", {}, None),  # invalid output acts on nothing: not a false action
+    ]
+    errors = costly_errors(rows, "data/dev")
+    assert errors.dataset == "data/dev"
+    assert (errors.out_of_scope, errors.false_actions) == (5, 3)
+    assert errors.false_actions_by_intent == {"add_task": 2, "get_weather": 1}
+    assert (errors.in_scope, errors.false_refusals) == (6, 1)  # row 8
+
+
+def test_costly_errors_are_reported_per_set_in_order_of_appearance():
+    rows = [replace(p, dataset="data/dev2") for p in FIXTURE[4:]]
+    rows += [replace(p, dataset="data/dev") for p in FIXTURE]
+    per_set = costly_errors_per_set(rows)
+    assert [e.dataset for e in per_set] == ["data/dev2", "data/dev"]
+    assert per_set[0].to_dict() == {
+        "dataset": "data/dev2",
+        "out_of_scope": 2,
+        "false_actions": 1,
+        "false_actions_by_intent": {"get_weather": 1},
+        "in_scope": 2,
+        "false_refusals": 1,
+    }
+    assert [e.dataset for e in costly_errors_per_set(FIXTURE, "all")] == ["all"]
 
 
 def test_empty_dataset_gives_undefined_rates_not_zeros():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import json
 import re
 from pathlib import Path
@@ -120,3 +121,50 @@ def test_formatting_and_target_checks():
     assert meets_target("intent_accuracy", 0.949) is False
     assert meets_target("stop_rate", None) is None
     assert meets_target("latency_p50_ms", 10.0) is None
+
+
+def test_false_actions_and_false_refusals_come_first_per_set(tmp_path: Path):
+    def row(n, text, gold, gold_params, intent, params, dataset):
+        return Prediction(f"r{n}", text, gold, gold_params, intent, params, dataset=dataset)
+
+    predictions = [
+        row(1, "book me a flight to <Boston>", "none", {}, "add_task",
+            {"content": "book me a flight to Boston"}, "data/dev"),
+        row(2, "play some jazz", "none", {}, "none", {}, "data/dev"),
+        row(3, "remind me to pay rent", "add_task", {"content": "pay rent"}, "none", {},
+            "data/dev2"),
+        row(4, "how busy is the gym", "none", {}, "get_weather", {"location": "the gym"},
+            "data/dev2"),
+    ]  # fmt: skip
+    result = ModelResult(
+        name="m",
+        kind="gguf",
+        path="/models/m.gguf",
+        metrics=compute_metrics(predictions, SLOTS),
+        predictions=predictions,
+    )
+    dataset = {"paths": ["data/dev", "data/dev2"], "rows": 4, "intents": {}}
+    json_path, html_path = write_report([result], dataset, tmp_path)
+
+    report = json.loads(json_path.read_text(encoding="utf-8"))
+    assert next(iter(report)) == "costly_errors"
+    assert report["costly_errors"] == [
+        {"model": "m", "dataset": "data/dev", "out_of_scope": 2, "false_actions": 1,
+         "false_actions_by_intent": {"add_task": 1}, "in_scope": 0, "false_refusals": 0},
+        {"model": "m", "dataset": "data/dev2", "out_of_scope": 1, "false_actions": 1,
+         "false_actions_by_intent": {"get_weather": 1}, "in_scope": 1, "false_refusals": 1},
+    ]  # fmt: skip
+
+    page = html_path.read_text(encoding="utf-8")
+    top = page.index("<h2>False actions and false refusals</h2>")
+    summary_at = page.index("<h2>Summary</h2>")
+    assert top < summary_at
+    section = page[top:summary_at]
+    assert "1 of 2 (50.0 %)" in section  # data/dev's false actions
+    # Every false action with its text, the intent it became and its parameters, escaped.
+    assert "book me a flight to &lt;Boston&gt;" in section
+    assert html.escape(json.dumps({"content": "book me a flight to Boston"})) in section
+    assert "how busy is the gym" in section
+    assert html.escape(json.dumps({"location": "the gym"})) in section
+    assert "<td>get_weather</td>" in section
+    assert "play some jazz" not in section  # refused as it should be

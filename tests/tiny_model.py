@@ -53,8 +53,8 @@ TRAIN_ROWS: list[dict[str, Any]] = [
 ]  # fmt: skip
 
 # What the fitted tiny model learns: one answer, said after any of these requests, then <|im_end|>.
-# (A 2-layer model trained from random weights for a minute learns where an answer ends long before
-# it learns to tell requests apart: measured here, 60 steps still answered every row alike.)
+# A 2-layer model trained from random weights for a minute learns where an answer ends long before
+# it learns to tell requests apart, so its rows share one answer and the tests check the stop.
 FIT_ROWS: list[dict[str, Any]] = [
     {"text": text, "intent": "none", "parameters": {}}
     for text in (

@@ -43,8 +43,8 @@ def evaluate(
         typer.Option(
             "--data",
             "-d",
-            help="Labelled JSONL file or folder of them (repeatable). Default: data/dev (the "
-            "hand-written dev set).",
+            help="Labelled JSONL file or folder of them (repeatable; false actions and false "
+            "refusals are counted for each apart). Default: data/dev (the hand-written dev set).",
         ),
     ] = None,
     out: Annotated[
@@ -85,15 +85,23 @@ def evaluate(
     ] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Evaluate models on labelled requests: accuracy, slots, validity, stop rate, latency."""
+    """Evaluate models on labelled requests: false actions and refusals first, then accuracy,
+    slots, validity, stop rate, latency."""
     from intentforge.evaluate import (
         BASELINE,
         dataset_info,
         evaluate_models,
-        load_rows,
+        load_sets,
         write_report,
     )
-    from intentforge.evaluate.report import HEADLINE, format_value, meets_target
+    from intentforge.evaluate.report import (
+        HEADLINE,
+        costly_errors,
+        count_of,
+        format_counts,
+        format_value,
+        meets_target,
+    )
 
     specs = list(models or [])
     if baseline:
@@ -105,7 +113,7 @@ def evaluate(
     settings = settings_from(config, {"runtime": {"n_threads": threads}})
     catalogue = Catalogue.from_settings(settings)
     paths = data or [DEFAULT_DATA]
-    rows = _spread(load_rows(paths), limit)
+    rows = _spread(load_sets(paths), limit)
     started = time.perf_counter()
     with progress_bar() as progress:
         results = evaluate_models(
@@ -118,9 +126,22 @@ def evaluate(
             progress=progress,
         )
     elapsed_s = time.perf_counter() - started
-    json_path, html_path = write_report(
-        results, dataset_info(rows, paths), out, elapsed_s=elapsed_s
-    )
+    dataset = dataset_info(rows, paths)
+    json_path, html_path = write_report(results, dataset, out, elapsed_s=elapsed_s)
+
+    # The errors that cost a user most come first: an action nobody asked for, a refusal.
+    costly = Table(title="False actions (out-of-scope acted on) and false refusals")
+    for column in ("model", "set", "false actions", "became", "false refusals"):
+        costly.add_column(column, justify="right" if column.startswith("false") else "left")
+    for row in costly_errors(results, dataset):
+        costly.add_row(
+            row["model"],
+            row["dataset"],
+            count_of(row["false_actions"], row["out_of_scope"]),
+            format_counts(row["false_actions_by_intent"]),
+            count_of(row["false_refusals"], row["in_scope"]),
+        )
+    console.print(costly)
 
     table = Table(title=f"{len(rows)} requests from {', '.join(str(p) for p in paths)}")
     table.add_column("metric")

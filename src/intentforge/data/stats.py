@@ -10,12 +10,9 @@ from typing import Any
 from rich.console import Group
 from rich.table import Table
 
+from intentforge.percentile import percentile
+
 _LENGTH_BUCKETS = ((1, 3), (4, 6), (7, 10), (11, 15), (16, 25), (26, 10_000))
-
-
-def _percentile(values: Sequence[int], q: float) -> int:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def dataset_stats(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -34,9 +31,9 @@ def dataset_stats(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     if words:
         lengths = {
             "min": min(words),
-            "p50": _percentile(words, 0.5),
+            "p50": round(percentile(words, 50), 1),
             "mean": round(statistics.fmean(words), 1),
-            "p95": _percentile(words, 0.95),
+            "p95": round(percentile(words, 95), 1),
             "max": max(words),
             "histogram": {
                 (f"{low}-{high}" if high < 10_000 else f"{low}+"): sum(

@@ -8,6 +8,7 @@ from intentforge.evaluate.runner import (
     dataset_info,
     evaluate_models,
     load_rows,
+    load_sets,
     open_predictor,
 )
 
@@ -21,6 +22,7 @@ __all__ = [
     "dataset_info",
     "evaluate_models",
     "load_rows",
+    "load_sets",
     "open_predictor",
     "summary",
     "write_report",

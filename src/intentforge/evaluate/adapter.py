@@ -15,7 +15,7 @@ from typing import Any
 from intentforge.catalogue import Catalogue
 from intentforge.config import RuntimeConfig
 from intentforge.errors import IntentforgeError
-from intentforge.evaluate.runner import Outcome, validate_output
+from intentforge.evaluate.predictors import Outcome, validate_output
 
 
 def _weights(run_dir: Path) -> tuple[Path, str]:

@@ -13,7 +13,7 @@ from typing import Any
 from intentforge.catalogue import OUT_OF_SCOPE, Catalogue
 from intentforge.config import RuntimeConfig
 from intentforge.errors import IntentforgeError
-from intentforge.evaluate.runner import Outcome
+from intentforge.evaluate.predictors import Outcome
 
 # Few-shot examples for the built-in intents, written apart from the dev set (never the same text).
 FEW_SHOT: tuple[tuple[str, dict[str, Any]], ...] = (

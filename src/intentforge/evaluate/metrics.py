@@ -18,7 +18,6 @@ Definitions (the README repeats them):
 
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
 from collections import Counter
@@ -27,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from intentforge.catalogue import OUT_OF_SCOPE
+from intentforge.percentile import percentile
 from intentforge.catalogue.kinds import (
     CONNECTORS,
     DATE_KINDS,
@@ -55,6 +55,7 @@ class Prediction:
     latency_ms: float = 0.0
     stopped: bool | None = None
     error: str | None = None
+    dataset: str = ""  # the file or folder the row came from, as given to eval
 
     @property
     def valid(self) -> bool:
@@ -112,17 +113,6 @@ def slot_kinds(
         intent: dict(names) if isinstance(names, Mapping) else {s: kind_by_name(s) for s in names}
         for intent, names in slots.items()
     }
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """The q-th percentile (0..100) by linear interpolation between closest ranks; None if empty."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q / 100
-    low = math.floor(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 def _ratio(numerator: int, denominator: int) -> float | None:
@@ -243,6 +233,60 @@ def slot_exact_match(
     return out
 
 
+def is_false_action(prediction: Prediction) -> bool:
+    """An out-of-scope request answered with an action: the costliest error."""
+    return (
+        prediction.gold_intent == OUT_OF_SCOPE
+        and prediction.valid
+        and prediction.intent != OUT_OF_SCOPE
+    )
+
+
+def is_false_refusal(prediction: Prediction) -> bool:
+    """An in-scope request answered `none`."""
+    return prediction.gold_intent != OUT_OF_SCOPE and prediction.intent == OUT_OF_SCOPE
+
+
+@dataclass(frozen=True)
+class CostlyErrors:
+    """What a model's errors cost on one set of rows: out-of-scope requests acted on (counted per
+    intent they became) and in-scope requests refused."""
+
+    dataset: str
+    out_of_scope: int
+    false_actions: int
+    false_actions_by_intent: dict[str, int]
+    in_scope: int
+    false_refusals: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def costly_errors(predictions: Sequence[Prediction], dataset: str) -> CostlyErrors:
+    """False actions and false refusals among `predictions` (one set's rows)."""
+    acted = Counter(str(p.intent) for p in predictions if is_false_action(p))
+    return CostlyErrors(
+        dataset=dataset,
+        out_of_scope=sum(p.gold_intent == OUT_OF_SCOPE for p in predictions),
+        false_actions=sum(acted.values()),
+        false_actions_by_intent=dict(acted.most_common()),
+        in_scope=sum(p.gold_intent != OUT_OF_SCOPE for p in predictions),
+        false_refusals=sum(is_false_refusal(p) for p in predictions),
+    )
+
+
+def costly_errors_per_set(
+    predictions: Sequence[Prediction], default: str = ""
+) -> list[CostlyErrors]:
+    """`costly_errors` of each set, in the order the sets first appear; rows without a set
+    belong to `default`."""
+    sets: dict[str, list[Prediction]] = {}
+    for p in predictions:
+        sets.setdefault(p.dataset or default, []).append(p)
+    return [costly_errors(rows, name) for name, rows in sets.items()]
+
+
 def row_exact_match(
     predictions: Sequence[Prediction], *, in_scope_only: bool, kinds: SlotKinds | None = None
 ) -> float | None:
@@ -328,10 +372,10 @@ def compute_metrics(
         stop_rate=_ratio(sum(measured), len(measured)),
         stop_measured=len(measured),
         out_of_scope_refusal=_ratio(sum(p.intent == OUT_OF_SCOPE for p in oos), len(oos)),
-        false_action_rate=_ratio(sum(p.valid and p.intent != OUT_OF_SCOPE for p in oos), len(oos)),
-        false_refusal_rate=_ratio(sum(p.intent == OUT_OF_SCOPE for p in in_scope), len(in_scope)),
-        latency_p50_ms=percentile(latencies, 50),
-        latency_p95_ms=percentile(latencies, 95),
+        false_action_rate=_ratio(sum(map(is_false_action, oos)), len(oos)),
+        false_refusal_rate=_ratio(sum(map(is_false_refusal, in_scope)), len(in_scope)),
+        latency_p50_ms=percentile(latencies, 50) if latencies else None,
+        latency_p95_ms=percentile(latencies, 95) if latencies else None,
         latency_mean_ms=sum(latencies) / len(latencies) if latencies else None,
         per_intent=per_intent,
         per_slot=per_slot,

@@ -3,9 +3,7 @@ plots embedded as PNG data, so it opens in a browser from disk, without a server
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 import os
 import platform
@@ -14,7 +12,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from intentforge.evaluate.metrics import Metrics, parameters_equal
+from intentforge.evaluate.metrics import (
+    Metrics,
+    costly_errors_per_set,
+    is_false_action,
+    parameters_equal,
+)
+from intentforge.evaluate.plots import confusion_plot, latency_plot, per_intent_plot, per_slot_plot
 from intentforge.evaluate.runner import ModelResult
 
 # The quality bar of the default model on the dev set (issue 5): the report marks each figure.
@@ -65,11 +69,34 @@ def summary(result: ModelResult) -> dict[str, Any]:
     return {"rows": result.metrics.rows, **figures}
 
 
+def costly_errors(results: Sequence[ModelResult], dataset: dict[str, Any]) -> list[dict[str, Any]]:
+    """False actions (per intent they became) and false refusals of each model on each set: the
+    errors that cost a user most, which eval shows first."""
+    default = ", ".join(dataset.get("paths", []))
+    return [
+        {"model": result.name, **errors.to_dict()}
+        for result in results
+        for errors in costly_errors_per_set(result.predictions, default)
+    ]
+
+
+def count_of(count: int, total: int) -> str:
+    """ "3 of 150 (2.0 %)": a count with its share."""
+    share = f" ({format_value(count / total, 'rate')})" if total else ""
+    return f"{count} of {total}{share}"
+
+
+def format_counts(counts: dict[str, int]) -> str:
+    """ "add_task 2, get_weather 1"."""
+    return ", ".join(f"{name} {n}" for name, n in counts.items())
+
+
 def build_report(
     results: Sequence[ModelResult], dataset: dict[str, Any], *, elapsed_s: float | None = None
 ) -> dict[str, Any]:
     """The report as plain data: what was measured, where, and every prediction."""
     return {
+        "costly_errors": costly_errors(results, dataset),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "dataset": dataset,
         "machine": {
@@ -99,113 +126,6 @@ def write_report(
     html_path.write_text(render_html(results, report), encoding="utf-8")
     return json_path, html_path
 
-
-# --- plots ---------------------------------------------------------------------------------
-
-
-def _figure(width: float, height: float) -> Any:
-    # Figure without pyplot: no global state, no GUI backend, safe in servers and threads.
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=(width, height), dpi=100, layout="constrained")
-
-
-def _png(figure: Any) -> str:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def _grouped_bars(ax: Any, keys: Sequence[str], series: dict[str, list[float]], title: str) -> None:
-    width = 0.8 / max(len(series), 1)
-    for n, (name, values) in enumerate(series.items()):
-        offsets = [i + (n - (len(series) - 1) / 2) * width for i in range(len(keys))]
-        ax.bar(offsets, values, width=width, label=name)
-    ax.set_xticks(range(len(keys)), keys, rotation=30, ha="right")
-    ax.set_ylim(0, 1.05)
-    ax.set_title(title)
-    ax.grid(axis="y", alpha=0.3)
-
-
-def per_intent_plot(results: Sequence[ModelResult]) -> str:
-    """Per-intent accuracy (recall) and F1, one bar per model."""
-    intents = list(results[0].metrics.per_intent)
-    figure = _figure(11, 3.8)
-    axes = figure.subplots(1, 2)
-    for ax, field, title in (
-        (axes[0], "recall", "Accuracy on each intent's rows (recall)"),
-        (axes[1], "f1", "F1 per intent"),
-    ):
-        series = {
-            r.name: [getattr(r.metrics.per_intent[i], field) or 0.0 for i in intents]
-            for r in results
-        }
-        _grouped_bars(ax, intents, series, title)
-    _legend(figure, axes[1])
-    return _png(figure)
-
-
-def _legend(figure: Any, ax: Any) -> None:
-    handles, labels = ax.get_legend_handles_labels()
-    figure.legend(handles, labels, loc="outside lower center", ncols=len(labels), fontsize="small")
-
-
-def per_slot_plot(results: Sequence[ModelResult]) -> str:
-    """Slot-level F1 and exact match per slot, one bar per model."""
-    slots = sorted({k for r in results for k in r.metrics.per_slot_exact_match})
-    figure = _figure(11, 4.2)
-    axes = figure.subplots(1, 2)
-    f1 = {
-        r.name: [
-            (r.metrics.per_slot[s].f1 or 0.0) if s in r.metrics.per_slot else 0.0 for s in slots
-        ]
-        for r in results
-    }
-    exact = {r.name: [r.metrics.per_slot_exact_match.get(s) or 0.0 for s in slots] for r in results}
-    _grouped_bars(axes[0], slots, f1, "Slot F1 (slot-level)")
-    _grouped_bars(axes[1], slots, exact, "Per-slot exact match")
-    _legend(figure, axes[1])
-    return _png(figure)
-
-
-def confusion_plot(metrics: Metrics, title: str) -> str:
-    """Confusion matrix: gold intents down, predicted across (last column: invalid output)."""
-    rows, columns = metrics.confusion["rows"], metrics.confusion["columns"]
-    counts = metrics.confusion["counts"]
-    figure = _figure(1.2 + 1.1 * len(columns), 1.0 + 0.7 * len(rows))
-    ax = figure.subplots()
-    ax.imshow(counts, cmap="Blues")
-    peak = max((max(r) for r in counts if r), default=0)
-    for i, row in enumerate(counts):
-        for j, n in enumerate(row):
-            colour = "white" if peak and n > peak / 2 else "black"
-            ax.text(j, i, str(n), ha="center", va="center", color=colour)
-    ax.set_xticks(range(len(columns)), columns, rotation=30, ha="right")
-    ax.set_yticks(range(len(rows)), rows)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("gold")
-    ax.set_title(title, fontsize="medium")
-    return _png(figure)
-
-
-def latency_plot(results: Sequence[ModelResult]) -> str:
-    """Histogram of per-request latency, models overlaid."""
-    figure = _figure(8, 3.5)
-    ax = figure.subplots()
-    latencies = [[p.latency_ms for p in r.predictions] for r in results]
-    everything = [v for values in latencies for v in values]
-    low, high = (min(everything), max(everything)) if everything else (0.0, 1.0)
-    bins = [low + (high - low) * i / 30 for i in range(31)] if high > low else 10
-    for result, values in zip(results, latencies, strict=True):
-        ax.hist(values, bins=bins, alpha=0.55, label=result.name)
-    ax.set_xlabel("latency per request (ms)")
-    ax.set_ylabel("requests")
-    ax.set_title("Latency")
-    ax.legend(fontsize="small")
-    return _png(figure)
-
-
-# --- HTML ----------------------------------------------------------------------------------
 
 _STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 1200px; color: #222; }
@@ -313,6 +233,40 @@ def _errors_table(result: ModelResult) -> str:
     return "\n".join(lines)
 
 
+def _costly_errors_table(rows: Sequence[dict[str, Any]]) -> str:
+    lines = [
+        "<table><tr><th>Model</th><th>Set</th><th>False actions (out-of-scope acted on)</th>"
+        "<th>Intents they became</th><th>False refusals (in-scope answered none)</th></tr>"
+    ]
+    for row in rows:
+        lines.append(
+            f"<tr><td>{_e(row['model'])}</td><td><code>{_e(row['dataset'])}</code></td>"
+            f"<td class='num'>{count_of(row['false_actions'], row['out_of_scope'])}</td>"
+            f"<td>{_e(format_counts(row['false_actions_by_intent']))}</td>"
+            f"<td class='num'>{count_of(row['false_refusals'], row['in_scope'])}</td></tr>"
+        )
+    lines.append("</table>")
+    return "\n".join(lines)
+
+
+def _false_actions_table(result: ModelResult) -> str:
+    acted = [p for p in result.predictions if is_false_action(p)]
+    if not acted:
+        return f"<p>{_e(result.name)}: no false actions.</p>"
+    lines = [
+        f"<p>{_e(result.name)}: {len(acted)} out-of-scope requests acted on.</p>",
+        "<table><tr><th>Set</th><th>Id</th><th>Text</th><th>Became</th><th>Parameters</th></tr>",
+    ]
+    for p in acted:
+        parameters = json.dumps(p.parameters, ensure_ascii=False)
+        lines.append(
+            f"<tr><td><code>{_e(p.dataset)}</code></td><td>{_e(p.id)}</td><td>{_e(p.text)}</td>"
+            f"<td>{_e(p.intent)}</td><td><code>{_e(parameters)}</code></td></tr>"
+        )
+    lines.append("</table>")
+    return "\n".join(lines)
+
+
 def render_html(results: Sequence[ModelResult], report: dict[str, Any]) -> str:
     """A self-contained HTML page: inline CSS, plots as data: URIs, no scripts, no requests."""
     dataset = report["dataset"]
@@ -325,9 +279,12 @@ def render_html(results: Sequence[ModelResult], report: dict[str, Any]) -> str:
         f"<style>{_STYLE}</style></head><body>",
         "<h1>intentforge evaluation</h1>",
         f"<p>Dataset <code>{_e(', '.join(dataset.get('paths', [])))}</code>: "
-        f"{dataset.get('rows')} rows ({_e(_counts(dataset.get('intents', {})))}). "
+        f"{dataset.get('rows')} rows ({_e(format_counts(dataset.get('intents', {})))}). "
         f"Created {_e(report['created'])} on {machine['cpu_count']} CPU cores "
         f"({_e(machine['platform'])}).</p>",
+        "<h2>False actions and false refusals</h2>",
+        _costly_errors_table(report["costly_errors"]),
+        *(_false_actions_table(result) for result in results),
         "<h2>Summary</h2>",
         _headline_table(results),
         "<p class='muted'>Slot exact match: in-scope rows whose intent and every slot are right. "
@@ -356,7 +313,3 @@ def render_html(results: Sequence[ModelResult], report: dict[str, Any]) -> str:
         ]
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
-
-
-def _counts(counts: dict[str, int]) -> str:
-    return ", ".join(f"{name} {n}" for name, n in counts.items())

@@ -3,43 +3,23 @@ directory through transformers, or the original workflow's few-shot baseline."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from intentforge.catalogue import Catalogue, IntentCall
+from intentforge.catalogue import Catalogue
 from intentforge.catalogue.kinds import SlotKind
-from intentforge.config import RuntimeConfig, Settings
+from intentforge.config import Settings
 from intentforge.data.jsonl import numbered_rows
-from intentforge.errors import IntentforgeError, ModelOutputError
+from intentforge.errors import IntentforgeError
+from intentforge.evaluate.adapter import AdapterPredictor
+from intentforge.evaluate.baseline import BaselinePredictor, default_base_gguf
 from intentforge.evaluate.metrics import Metrics, Prediction, compute_metrics
+from intentforge.evaluate.predictors import GGUFPredictor, Predictor
 
 BASELINE = "baseline"
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """A model's answer to one request: the validated call (None if invalid) and how it came."""
-
-    call: IntentCall | None
-    raw: str
-    latency_ms: float
-    stopped: bool | None = None
-    error: str | None = None
-
-
-class Predictor(Protocol):
-    """Anything that answers requests; `stopped` is measured on unconstrained generation."""
-
-    name: str
-    kind: str
-    path: str
-
-    def predict(self, text: str) -> Outcome: ...
-
-    def close(self) -> None: ...
+SET_KEY = "set"  # the row key naming the set (file or folder given to eval) a row came from
 
 
 @dataclass
@@ -93,6 +73,12 @@ def load_rows(paths: Sequence[Path]) -> list[dict[str, Any]]:
     return rows
 
 
+def load_sets(paths: Sequence[Path]) -> list[dict[str, Any]]:
+    """The rows of each path in turn, each marked with the path it came from, so that eval can
+    report each set apart."""
+    return [{**row, SET_KEY: str(path)} for path in paths for row in load_rows([path])]
+
+
 def catalogue_slots(catalogue: Catalogue) -> dict[str, dict[str, SlotKind]]:
     return {intent.name: intent.slot_kinds for intent in catalogue.intents}
 
@@ -129,67 +115,12 @@ def predict_rows(
                 latency_ms=outcome.latency_ms,
                 stopped=outcome.stopped,
                 error=outcome.error,
+                dataset=str(row.get(SET_KEY, "")),
             )
         )
         if on_row is not None:
             on_row()
     return predictions
-
-
-class GGUFPredictor:
-    """A GGUF through the runtime's Parser (grammar on, as served), plus an unconstrained
-    generation for the stop rate wherever the grammar changed the answer."""
-
-    kind = "gguf"
-
-    def __init__(
-        self,
-        path: Path,
-        catalogue: Catalogue,
-        runtime: RuntimeConfig,
-        *,
-        measure_stop: bool = True,
-    ) -> None:
-        from intentforge.runtime import Parser
-
-        self.name = path.name.removesuffix(".gguf")
-        self.path = str(path)
-        self._measure_stop = measure_stop
-        self._parser = Parser(path, catalogue, runtime)
-
-    def predict(self, text: str) -> Outcome:
-        started = time.perf_counter()
-        unconstrained = False
-        try:
-            result = self._parser.parse(text)
-            call, raw, error = result.call, result.raw, None
-            unconstrained = result.unconstrained
-        except ModelOutputError as exc:
-            call, raw, error = None, str(getattr(exc, "raw", "") or ""), str(exc)
-        latency_ms = (time.perf_counter() - started) * 1000
-        stopped = None
-        if self._measure_stop:
-            # Greedy decoding is deterministic: when the grammar never overrode the model, the
-            # run without it would produce the same tokens and the same end-of-turn, so only
-            # the other requests are generated a second time.
-            if unconstrained:
-                stopped = True
-            else:
-                stopped = bool(self._parser.generate(text, grammar=False).stopped_by_eos)
-        return Outcome(call, raw, latency_ms, stopped, error)
-
-    def close(self) -> None:
-        close = getattr(self._parser, "close", None)
-        if close is not None:
-            close()
-
-
-def validate_output(catalogue: Catalogue, text: str) -> tuple[IntentCall | None, str | None]:
-    """The call in a model's raw answer, or None with the reason it is not one."""
-    try:
-        return catalogue.validate(text.strip()), None
-    except IntentforgeError as exc:
-        return None, str(exc)
 
 
 def open_predictor(
@@ -203,8 +134,6 @@ def open_predictor(
     """The predictor for `model`: a .gguf file, a training run directory, or "baseline"."""
     runtime = settings.runtime
     if model == BASELINE:
-        from intentforge.evaluate.baseline import BaselinePredictor, default_base_gguf
-
         return BaselinePredictor(default_base_gguf(), catalogue, runtime, max_tokens=max_tokens)
     path = Path(model)
     if path.is_file() and path.suffix == ".gguf":
@@ -212,8 +141,6 @@ def open_predictor(
             runtime = runtime.model_copy(update={"max_tokens": max_tokens})
         return GGUFPredictor(path, catalogue, runtime, measure_stop=measure_stop)
     if path.is_dir():
-        from intentforge.evaluate.adapter import AdapterPredictor
-
         return AdapterPredictor(
             path, catalogue, runtime, cache_dir=settings.train.cache_dir, max_tokens=max_tokens
         )

@@ -1,0 +1,93 @@
+"""What eval asks a model, and how it answers: the Predictor protocol, its Outcome, and the GGUF
+predictor (the model as served). The adapter and baseline predictors live beside it and import
+only this module, so imports point one way: runner -> adapter/baseline -> predictors."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from intentforge.catalogue import Catalogue, IntentCall
+from intentforge.config import RuntimeConfig
+from intentforge.errors import IntentforgeError, ModelOutputError
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A model's answer to one request: the validated call (None if invalid) and how it came."""
+
+    call: IntentCall | None
+    raw: str
+    latency_ms: float
+    stopped: bool | None = None
+    error: str | None = None
+
+
+class Predictor(Protocol):
+    """Anything that answers requests; `stopped` is measured on unconstrained generation."""
+
+    name: str
+    kind: str
+    path: str
+
+    def predict(self, text: str) -> Outcome: ...
+
+    def close(self) -> None: ...
+
+
+def validate_output(catalogue: Catalogue, text: str) -> tuple[IntentCall | None, str | None]:
+    """The call in a model's raw answer, or None with the reason it is not one."""
+    try:
+        return catalogue.validate(text.strip()), None
+    except IntentforgeError as exc:
+        return None, str(exc)
+
+
+class GGUFPredictor:
+    """A GGUF through the runtime's Parser (grammar on, as served), plus an unconstrained
+    generation for the stop rate wherever the grammar changed the answer."""
+
+    kind = "gguf"
+
+    def __init__(
+        self,
+        path: Path,
+        catalogue: Catalogue,
+        runtime: RuntimeConfig,
+        *,
+        measure_stop: bool = True,
+    ) -> None:
+        from intentforge.runtime import Parser
+
+        self.name = path.name.removesuffix(".gguf")
+        self.path = str(path)
+        self._measure_stop = measure_stop
+        self._parser = Parser(path, catalogue, runtime)
+
+    def predict(self, text: str) -> Outcome:
+        started = time.perf_counter()
+        unconstrained = False
+        try:
+            result = self._parser.parse(text)
+            call, raw, error = result.call, result.raw, None
+            unconstrained = result.unconstrained
+        except ModelOutputError as exc:
+            call, raw, error = None, str(getattr(exc, "raw", "") or ""), str(exc)
+        latency_ms = (time.perf_counter() - started) * 1000
+        stopped = None
+        if self._measure_stop:
+            # Greedy decoding is deterministic: when the grammar never overrode the model, the
+            # run without it would produce the same tokens and the same end-of-turn, so only
+            # the other requests are generated a second time.
+            if unconstrained:
+                stopped = True
+            else:
+                stopped = bool(self._parser.generate(text, grammar=False).stopped_by_eos)
+        return Outcome(call, raw, latency_ms, stopped, error)
+
+    def close(self) -> None:
+        close = getattr(self._parser, "close", None)
+        if close is not None:
+            close()
