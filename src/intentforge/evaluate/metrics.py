@@ -26,7 +26,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from intentforge.catalogue import OUT_OF_SCOPE
-from intentforge.percentile import percentile
 from intentforge.catalogue.kinds import (
     CONNECTORS,
     DATE_KINDS,
@@ -34,6 +33,7 @@ from intentforge.catalogue.kinds import (
     SlotKind,
     kind_by_name,
 )
+from intentforge.percentile import percentile
 
 INVALID = "<invalid>"
 
