@@ -111,7 +111,9 @@ def test_jump_forward_appends_fixed_text_without_sampling_it(
     assert slow.forced_tokens == 0
     assert fast.forced_tokens >= 4  # at least `{"intent":"` before the model says anything
     for gen in (fast, slow):
-        assert catalogue.render(catalogue.validate(gen.text)) == gen.text
+        catalogue.validate(gen.text)  # valid; a spoken slot may say no phrase ("PLAY")
+        compact = json.dumps(json.loads(gen.text), separators=(",", ":"), ensure_ascii=False)
+        assert compact == gen.text  # the grammar's one rendering: no spaces, declared key order
 
 
 def test_jump_forward_stops_before_a_word_the_model_must_finish() -> None:

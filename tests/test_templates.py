@@ -99,7 +99,7 @@ def test_slot_combinations_follow_the_slot_rates(rows):
 
 
 def test_apportion_keeps_the_total_and_the_proportions():
-    from intentforge.data.templates import _apportion
+    from intentforge.data.quotas import apportion as _apportion
 
     assert _apportion(10, [1, 1, 1]) in ([4, 3, 3], [3, 4, 3], [3, 3, 4])
     assert sum(_apportion(10, [1, 1, 1])) == 10

@@ -14,8 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from intentforge.catalogue import load_catalogue
-from intentforge.errors import IntentforgeError
 from intentforge.digest import sha256_file
+from intentforge.errors import IntentforgeError
 from intentforge.train.train import train
 from tiny_model import tiny_train_config
 

@@ -54,12 +54,18 @@ class LLMConfig(_Section):
 
 class DataConfig(_Section):
     generator: Literal["templates", "llm"] = "templates"
-    rows: int = Field(1800, ge=1, description="Rows to generate (before dedup and split).")
+    rows: int = Field(2200, ge=1, description="Rows to generate (before dedup and split).")
     seed: int = 13
-    none_fraction: float = Field(0.12, ge=0, le=0.5, description="Share of out-of-scope rows.")
+    none_fraction: float = Field(
+        0.3,
+        ge=0,
+        le=0.6,
+        description="Share of out-of-scope rows: people ask an assistant for everything, and a "
+        "false action costs more than a refusal, so this is the largest class.",
+    )
     out_dir: Path = Path("build/data")
-    train_rows: int = Field(1200, ge=1)
-    test_rows: int = Field(200, ge=1)
+    train_rows: int = Field(1400, ge=1)
+    test_rows: int = Field(250, ge=1, description="Held out from training; calibrates refuse_at.")
     extra_train: list[Path] = Field(
         default_factory=list,
         description="JSONL files whose rows the build adds to the training split, e.g. "
@@ -257,7 +263,7 @@ class BuildConfig(_Section):
         None, description="Model name (default: intentforge-<base>); files are <name>.<quant>.gguf."
     )
     eval_data: list[Path] = Field(
-        default_factory=lambda: [Path("data/dev")],
+        default_factory=lambda: [Path("data/dev"), Path("data/dev2")],
         description="JSONL files or folders the built model is evaluated on (missing: test split).",
     )
     reports_dir: Path = Path("build/reports")

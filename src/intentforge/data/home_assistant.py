@@ -190,3 +190,25 @@ def phrasings(intent: str, per_intent: int = 40) -> list[str]:
                 continue
             out[text] = None
     return list(out)
+
+
+def out_of_scope(spec: dict[str, Any], user_text: str) -> list[str]:
+    """Out-of-scope sentences (`none.yaml`'s `home_assistant` section: `per_intent`, `in_scope`,
+    `keywords`), as literal templates (no braces), minus the intents whose keywords
+    `user_text` (the user intents' names, descriptions and examples) mentions."""
+    from intentforge.data import lexicons
+
+    items = {
+        "shopping_list_item": lexicons.tasks("items"),
+        "todo_list_item": lexicons.tasks("items"),
+    }
+    out = []
+    for name in intent_names():
+        keywords = spec["keywords"].get(name) or []
+        if name in spec["in_scope"] or any(
+            re.search(rf"\b{re.escape(k.lower())}\b", user_text) for k in keywords
+        ):
+            continue
+        for text, _said in sample(name, spec["per_intent"], 0, items):
+            out.append(text.replace("{", "(").replace("}", ")"))
+    return out

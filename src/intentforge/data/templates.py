@@ -19,7 +19,8 @@ from functools import partial
 from typing import Any
 
 from intentforge.catalogue import BUILTIN_INTENTS, OUT_OF_SCOPE, Catalogue, Intent
-from intentforge.data import lexicons
+from intentforge.data import home_assistant, lexicons
+from intentforge.data.quotas import apportion, combo_weight, spread
 from intentforge.data.speech import Segment, SegmentKind, speak, wrap
 from intentforge.data.split import dedup_key
 from intentforge.errors import IntentforgeError
@@ -172,6 +173,9 @@ def _phrasings(intent: Intent) -> list[_Phrasing]:
     known = lexicons.phrasings(intent.name) if _is_builtin(intent) else None
     if known is not None:
         raw = [(t, True) for t in known["imperative"]] + [(t, False) for t in known["plain"]]
+        raw += [
+            (t, t.split()[0] in _IMPERATIVE_VERBS) for t in home_assistant.phrasings(intent.name)
+        ]
     else:
         raw = []
         for example in intent.examples:
@@ -259,32 +263,6 @@ def _join(segments: Sequence[Segment]) -> str:
     return re.sub(r"\s+([,.?!])", r"\1", text)
 
 
-def _spread(total: int, parts: int, rng: random.Random) -> list[int]:
-    """`total` split into `parts` near-equal counts; which parts get the remainder is random."""
-    base, extra = divmod(total, parts)
-    lucky = set(rng.sample(range(parts), extra))
-    return [base + (1 if i in lucky else 0) for i in range(parts)]
-
-
-def _combo_weight(intent: Intent, combo: frozenset[str]) -> float:
-    """How likely a request mentions exactly the optional slots in `combo`."""
-    weight = 1.0
-    for slot in set(intent.slots) - set(intent.required_slots):
-        rate = intent.slot_rate(slot)
-        weight *= rate if slot in combo else 1 - rate
-    return weight
-
-
-def _apportion(total: int, weights: Sequence[float]) -> list[int]:
-    """`total` split in proportion to `weights` by largest remainder (sums to `total` exactly)."""
-    shares = [w * total / sum(weights) for w in weights]
-    counts = [int(s) for s in shares]
-    by_remainder = sorted(range(len(shares)), key=lambda i: shares[i] - counts[i], reverse=True)
-    for i in by_remainder[: total - sum(counts)]:
-        counts[i] += 1
-    return counts
-
-
 def _out_of_scope_templates(catalogue: Catalogue) -> tuple[list[str], dict[str, tuple[str, ...]]]:
     """None-intent templates, minus topics a user intent makes in scope; and their fill lists."""
     doc = lexicons.out_of_scope()
@@ -299,6 +277,7 @@ def _out_of_scope_templates(catalogue: Catalogue) -> tuple[list[str], dict[str, 
         if any(re.search(rf"\b{re.escape(k.lower())}\b", user_text) for k in keywords):
             continue
         templates.extend(str(t) for t in topic["templates"])
+    templates.extend(home_assistant.out_of_scope(doc["home_assistant"], user_text))
     fill = {name: tuple(str(v) for v in values) for name, values in doc["fill"].items()}
     fill |= {
         "task": lexicons.tasks("actions"),
@@ -337,7 +316,7 @@ def generate(
 
     # (intent, phrasings of one slot combination, filler, how many rows)
     jobs: list[tuple[Intent, list[_Phrasing], _Filler, int]] = []
-    for intent, quota in zip(intents, _spread(rows - n_none, len(intents), rng), strict=True):
+    for intent, quota in zip(intents, spread(rows - n_none, len(intents), rng), strict=True):
         phrasings = _phrasings(intent)
         source = partial(_builtin_source if _is_builtin(intent) else _user_values, intent)
         filler = _Filler(rng, source)
@@ -345,8 +324,8 @@ def generate(
             for m in _PLACEHOLDER.finditer(p.template):
                 filler.source(m[1], m[2])
         combos = sorted({p.slots for p in phrasings}, key=lambda s: (len(s), sorted(s)))
-        weights = [_combo_weight(intent, combo) for combo in combos]
-        for combo, count in zip(combos, _apportion(quota, weights), strict=True):
+        weights = [combo_weight(intent, combo) for combo in combos]
+        for combo, count in zip(combos, apportion(quota, weights), strict=True):
             jobs.append((intent, [p for p in phrasings if p.slots == combo], filler, count))
 
     none_templates, none_fill = _out_of_scope_templates(catalogue)

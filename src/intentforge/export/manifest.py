@@ -35,6 +35,13 @@ class ModelManifest(BaseModel):
     created: datetime
     intentforge_version: str
     eval: dict[str, Any] | None = Field(None, description="Evaluation summary, None if not run.")
+    refuse_at: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Out-of-scope threshold calibrated on held-out generated rows; the runtime "
+        "uses it unless runtime.refuse_at is set. None: not calibrated.",
+    )
 
 
 def manifest_path(model_path: Path) -> Path:
@@ -62,11 +69,22 @@ def write_manifest(
         intentforge_version=__version__,
         eval=dict(eval_summary) if eval_summary is not None else None,
     )
-    path = manifest_path(gguf_path)
+    return _write(gguf_path, manifest)
+
+
+def _write(model_path: Path, manifest: ModelManifest) -> Path:
+    path = manifest_path(model_path)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
     tmp.replace(path)
     return path
+
+
+def update_manifest(model_path: Path, **fields: Any) -> ModelManifest:
+    """Rewrite the manifest beside `model_path` with `fields` changed (atomically)."""
+    manifest = ModelManifest.model_validate({**read_manifest(model_path).model_dump(), **fields})
+    _write(model_path, manifest)
+    return manifest
 
 
 def read_manifest(model_path: Path) -> ModelManifest:

@@ -36,6 +36,21 @@ class Abstain:
         return agrees(self.choice) and not any(agrees(o) for o in self.others)
 
 
+def choice_share(
+    abstain: Abstain,
+    constraint: Constraint,
+    logits: np.ndarray,
+    detokenize: Callable[[int], bytes],
+) -> tuple[float, int | None]:
+    """The share of the probability the grammar admits here that goes to `abstain.choice`, and
+    the likeliest token for it (None when the grammar admits none)."""
+    ids, probs = constraint.admitted(logits)
+    mask = np.array([abstain.counts(detokenize(int(t))) for t in ids], dtype=bool)
+    if not mask.any():
+        return 0.0, None
+    return float(probs[mask].sum()), int(ids[mask][np.argmax(probs[mask])])
+
+
 def abstaining_token(
     abstain: Abstain,
     constraint: Constraint,
@@ -44,8 +59,5 @@ def abstaining_token(
 ) -> int | None:
     """The likeliest token for `abstain.choice` if the choice has at least `min_p` of the
     probability over the tokens the grammar admits here; else None (greedy decides)."""
-    ids, probs = constraint.admitted(logits)
-    mask = np.array([abstain.counts(detokenize(int(t))) for t in ids], dtype=bool)
-    if not mask.any() or probs[mask].sum() < abstain.min_p:
-        return None
-    return int(ids[mask][np.argmax(probs[mask])])
+    share, token = choice_share(abstain, constraint, logits, detokenize)
+    return token if share >= abstain.min_p else None

@@ -32,7 +32,7 @@ import numpy as np
 from intentforge.config import RuntimeConfig
 from intentforge.errors import IntentforgeError
 from intentforge.prompt import prompt_token_ids
-from intentforge.runtime.abstain import Abstain, abstaining_token
+from intentforge.runtime.abstain import Abstain, choice_share
 from intentforge.runtime.constraint import Candidates, Constraint
 from intentforge.runtime.jump_forward import JumpForward
 from intentforge.runtime.kv_cache import KVCache
@@ -60,6 +60,9 @@ class Generation:
     # none and nothing forced, generation without the grammar would have been identical.
     corrected_tokens: int = 0
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # With an Abstain: the share of the probability its choice had at the decision (whether or
+    # not it won); what calibrates runtime.refuse_at on held-out data.
+    abstain_share: float | None = None
 
 
 @dataclass
@@ -74,6 +77,7 @@ class _Decoding:
     n_corrected: int = 0
     stopped: bool = False
     prefilled: bool = False
+    abstain_share: float | None = None
     timings_ms: dict[str, float] = field(
         default_factory=lambda: {"prefill_ms": 0.0, "decode_ms": 0.0, "grammar_ms": 0.0}
     )
@@ -103,6 +107,7 @@ class _Decoding:
             forced_tokens=self.n_forced,
             corrected_tokens=self.n_corrected,
             timings_ms={k: round(v, 2) for k, v in self.timings_ms.items()},
+            abstain_share=self.abstain_share,
         )
 
 
@@ -301,8 +306,9 @@ class Engine:
             return token
         with run.timed("grammar_ms"):
             if abstain is not None and bytes(run.out) == abstain.at:
-                chosen = abstaining_token(abstain, constraint, logits, self._detokenize)
-                if chosen is not None and chosen != token:
+                share, chosen = choice_share(abstain, constraint, logits, self._detokenize)
+                run.abstain_share = share
+                if share >= abstain.min_p and chosen is not None and chosen != token:
                     token = chosen
                     run.n_corrected += 1
             if not constraint.accepts(token):
