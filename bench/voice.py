@@ -2,10 +2,11 @@
 
     .venv/bin/python bench/voice.py [--model GGUF] [--rounds 3] [--config FILE --live-actions]
 
-Utterances are spoken by espeak-ng. Actions are dry runs (validated and planned, nothing sent), so
-`act` excludes the network; with --live-actions they run as the configuration says (--config, and
-the secrets in the environment), HTTP round trip included: point it at test accounts, since the
-utterances create tasks. The model is
+Utterances are spoken by espeak-ng. Tasks and e-mails are dry runs (validated and planned, nothing
+sent); weather is read-only, so it always asks the configured forecast service (Open-Meteo by
+default: `act` includes that round trip and needs the network). With --live-actions every action
+runs as the configuration says (--config, secrets from the environment): point it at test
+accounts, since the utterances create tasks. The model is
 runtime.model_path or the newest built GGUF, else the untuned SmolLM2 (then intents are often wrong,
 but the timings are representative of a 135M model). Target: end to end <= 2.0 s, parse <= 120 ms.
 """
