@@ -10,10 +10,12 @@ import pytest
 
 from intentforge.catalogue import Catalogue, load_catalogue
 from intentforge.config import Settings, load_settings
+from intentforge.evaluate.calibrate import GRID
+from intentforge.export.manifest import read_manifest
 from intentforge.pipeline.incremental import is_current, run_stages
 from intentforge.pipeline.plan import build, build_paths, is_built, plan
 
-STAGES = ["data", "split", "train", "merge", "export", "eval"]
+STAGES = ["data", "split", "train", "merge", "export", "calibrate", "eval"]
 
 
 def _settings(root: Path, tiny_base: Path, converter: Path, **train: Any) -> Settings:
@@ -71,6 +73,10 @@ def test_rebuild_skips_what_is_current_and_redoes_what_a_config_change_touches(
     assert report["dataset"]["rows"] == 4
     assert len(report["models"][0]["predictions"]) == 4
     assert report["models"][0]["path"] == str(paths.primary_model)
+    # The out-of-scope threshold was chosen on the held-out split and travels in the manifest.
+    calibrated = json.loads((paths.report_dir / "calibration.json").read_text())["q8_0"]
+    assert calibrated["in_scope_rows"] + calibrated["out_of_scope_rows"] == 12
+    assert read_manifest(paths.primary_model).refuse_at == calibrated["refuse_at"] in GRID
     assert is_built(settings, catalogue)
 
     again = build(settings, catalogue)
@@ -85,6 +91,7 @@ def test_rebuild_skips_what_is_current_and_redoes_what_a_config_change_touches(
         "train": False,
         "merge": False,
         "export": False,
+        "calibrate": False,
         "eval": False,
     }
 

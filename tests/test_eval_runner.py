@@ -1,4 +1,4 @@
-"""Running models over datasets: row loading, JSON extraction, the three kinds of model, the CLI."""
+"""Running models over datasets: JSON extraction, the three kinds of model, the CLI."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 
 from intentforge.catalogue import load_catalogue
 from intentforge.config import RuntimeConfig, load_settings
+from intentforge.data.jsonl import read_dataset
 from intentforge.errors import IntentforgeError
 from intentforge.evaluate.baseline import (
     FEW_SHOT,
@@ -22,7 +23,6 @@ from intentforge.evaluate.baseline import (
 from intentforge.evaluate.predictors import GGUFPredictor, Outcome
 from intentforge.evaluate.runner import (
     evaluate_predictor,
-    load_rows,
     load_sets,
     predict_rows,
 )
@@ -41,34 +41,6 @@ ROWS = [
 def _write(path: Path, rows: list[dict]) -> Path:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path
-
-
-def test_load_rows_reads_files_and_folders_in_name_order(tmp_path: Path) -> None:
-    folder = tmp_path / "dev"
-    folder.mkdir()
-    _write(folder / "b.jsonl", ROWS[1:])
-    _write(folder / "a.jsonl", ROWS[:1])
-    (folder / "notes.txt").write_text("not a dataset")
-    assert [r["id"] for r in load_rows([folder])] == ["a", "b", "c"]
-    single = _write(tmp_path / "one.jsonl", [{"text": "play jazz", "intent": "none"}])
-    loaded = load_rows([single])
-    assert loaded == [{"text": "play jazz", "intent": "none", "id": "one-1", "parameters": {}}]
-
-
-def test_load_rows_names_the_bad_line(tmp_path: Path) -> None:
-    bad = tmp_path / "bad.jsonl"
-    bad.write_text(json.dumps(ROWS[0]) + "\n{not json\n", encoding="utf-8")
-    with pytest.raises(IntentforgeError, match=r"bad\.jsonl:2: not valid JSON"):
-        load_rows([bad])
-    _write(bad, [{"text": "no intent"}])
-    with pytest.raises(IntentforgeError, match=r"bad\.jsonl line 1: a row needs"):
-        load_rows([bad])
-    with pytest.raises(IntentforgeError, match="dataset not found"):
-        load_rows([tmp_path / "missing.jsonl"])
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    with pytest.raises(IntentforgeError, match=r"no \*\.jsonl files"):
-        load_rows([empty])
 
 
 def test_each_prediction_names_the_set_its_row_came_from(tmp_path: Path) -> None:
@@ -229,7 +201,7 @@ def test_a_fitted_training_run_is_evaluated_unmerged_through_transformers(
         max_tokens=48,
     )  # fmt: skip
     try:
-        result = evaluate_predictor(predictor, load_rows([tiny_dataset[0]]), catalogue)
+        result = evaluate_predictor(predictor, read_dataset(tiny_dataset[0]), catalogue)
     finally:
         predictor.close()
     assert result.kind == "adapter"
@@ -254,7 +226,7 @@ def test_lora_adapters_and_checkpoints_load_on_their_base(
     config = tiny_train_config(tmp_path / "runs", tiny_base, max_steps=2, save_every_steps=1)
     run = train(config, catalogue=catalogue, train_path=tiny_dataset[0], test_path=None)
     settings = load_settings(overrides={"runtime": {"n_threads": 1}})
-    rows = load_rows([tiny_dataset[1]])[:2]
+    rows = read_dataset(tiny_dataset[1])[:2]
     names = []
     for stage in ("adapter", "checkpoint"):
         if stage == "checkpoint":

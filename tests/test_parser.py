@@ -271,3 +271,39 @@ def test_refuse_at_zero_answers_out_of_scope_to_everything_and_one_is_greedy(
             parser.close()
     assert intents[0.0] == ["none", "none"]
     assert "none" not in intents[1.0]  # greedy, the untuned model acts on both
+
+
+def test_refusal_share_is_the_threshold_at_which_out_of_scope_wins(smollm2_gguf: Path) -> None:
+    catalogue = load_catalogue()
+    text = "add milk to my shopping list"
+
+    def answer(refuse_at: float) -> str:
+        config = RuntimeConfig(max_tokens=48, n_threads=1, refuse_at=refuse_at)
+        parser = Parser(smollm2_gguf, catalogue, config)
+        try:
+            return parser.parse(text).call.intent
+        finally:
+            parser.close()
+
+    measuring = Parser(smollm2_gguf, catalogue, RuntimeConfig(max_tokens=48, n_threads=1))
+    try:
+        share = measuring.refusal_share(text)
+    finally:
+        measuring.close()
+    assert 0 < share < 0.5, share  # the untuned model leans to an action here
+    assert answer(share * 0.98) == "none"
+    assert answer(min(1.0, share * 1.02)) != "none"
+
+
+def test_refuse_at_comes_from_settings_then_the_manifest_then_the_default(tmp_path: Path) -> None:
+    from intentforge.export.manifest import update_manifest, write_manifest
+    from intentforge.runtime.parser import DEFAULT_REFUSE_AT, refuse_at_for
+
+    model = tmp_path / "m.gguf"
+    model.write_bytes(b"GGUF not really")
+    assert refuse_at_for(model, RuntimeConfig()) == DEFAULT_REFUSE_AT  # no manifest
+    write_manifest(model, quantization="q8_0", base="test")
+    assert refuse_at_for(model, RuntimeConfig()) == DEFAULT_REFUSE_AT  # not calibrated
+    update_manifest(model, refuse_at=0.15)
+    assert refuse_at_for(model, RuntimeConfig()) == 0.15
+    assert refuse_at_for(model, RuntimeConfig(refuse_at=0.4)) == 0.4

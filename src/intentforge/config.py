@@ -170,15 +170,17 @@ class RuntimeConfig(_Section):
         description='Append text the grammar fixes (e.g. \'","parameters":{"\') in one '
         "batch instead of sampling it token by token: ~30 % faster parsing.",
     )
-    # A false action (an e-mail sent, a task created) costs more than "I can't do that". 0.3
-    # refuses more out-of-scope requests than greedy without refusing in-scope ones; lower
-    # values start refusing those too (docs/results.md).
-    refuse_at: float = Field(
-        0.3,
+    # A false action (an e-mail sent, a task created) costs more than "I can't do that". The
+    # build calibrates the threshold per model on its held-out generated rows (never on a dev
+    # set: evaluate/calibrate.py) and writes it into the model's manifest; setting it here
+    # overrides that.
+    refuse_at: float | None = Field(
+        None,
         ge=0,
         le=1,
         description="Answer out-of-scope ('none') when the model gives it at least this "
-        "probability where it chooses the intent, even if an action is likelier; 1: plain greedy.",
+        "probability where it chooses the intent, even if an action is likelier; 1: plain "
+        "greedy; unset: the model manifest's calibrated value, else 0.3.",
     )
     # Each step repairs one way a model's answer falls short (runtime/postprocess.py); turning
     # one off shows what the model says without it (for evaluation), or keeps a user's text slot

@@ -7,7 +7,6 @@ from intentforge.evaluate.runner import (
     ModelResult,
     dataset_info,
     evaluate_models,
-    load_rows,
     load_sets,
     open_predictor,
 )
@@ -21,7 +20,6 @@ __all__ = [
     "compute_metrics",
     "dataset_info",
     "evaluate_models",
-    "load_rows",
     "load_sets",
     "open_predictor",
     "summary",

@@ -11,7 +11,7 @@ from typing import Any
 from intentforge.catalogue import Catalogue
 from intentforge.catalogue.kinds import SlotKind
 from intentforge.config import Settings
-from intentforge.data.jsonl import numbered_rows
+from intentforge.data.jsonl import read_dataset
 from intentforge.errors import IntentforgeError
 from intentforge.evaluate.adapter import AdapterPredictor
 from intentforge.evaluate.baseline import BaselinePredictor, default_base_gguf
@@ -44,39 +44,10 @@ class ModelResult:
         }
 
 
-def _jsonl_files(path: Path) -> list[Path]:
-    if path.is_dir():
-        files = sorted(path.glob("*.jsonl"))
-        if not files:
-            raise IntentforgeError(f"no *.jsonl files in {path}: pass a dataset file or folder")
-        return files
-    if not path.is_file():
-        raise IntentforgeError(f"dataset not found: {path}: pass a JSONL file or a folder of them")
-    return [path]
-
-
-def load_rows(paths: Sequence[Path]) -> list[dict[str, Any]]:
-    """Labelled rows from JSONL files (folders: every *.jsonl inside, in name order)."""
-    rows: list[dict[str, Any]] = []
-    for path in paths:
-        for file in _jsonl_files(Path(path)):
-            for number, row in numbered_rows(file):
-                if not {"text", "intent"} <= set(row):
-                    raise IntentforgeError(
-                        f"{file} line {number}: a row needs at least 'text' and 'intent'"
-                    )
-                row.setdefault("id", f"{file.stem}-{number}")
-                row.setdefault("parameters", {})
-                rows.append(row)
-    if not rows:
-        raise IntentforgeError(f"no rows in {', '.join(str(p) for p in paths)}")
-    return rows
-
-
 def load_sets(paths: Sequence[Path]) -> list[dict[str, Any]]:
     """The rows of each path in turn, each marked with the path it came from, so that eval can
     report each set apart."""
-    return [{**row, SET_KEY: str(path)} for path in paths for row in load_rows([path])]
+    return [{**row, SET_KEY: str(path)} for path in paths for row in read_dataset(path)]
 
 
 def catalogue_slots(catalogue: Catalogue) -> dict[str, dict[str, SlotKind]]:

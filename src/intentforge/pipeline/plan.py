@@ -1,13 +1,15 @@
-"""The default build: data -> split -> train -> merge -> export -> eval, as skippable stages."""
+"""The default build: data -> split -> train -> merge -> export -> calibrate -> eval, as
+skippable stages."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
-from rich.progress import Progress
+from rich.progress import Progress, TaskID
 
 from intentforge.catalogue import Catalogue
 from intentforge.config import Settings, load_secrets
@@ -97,6 +99,7 @@ def plan(settings: Settings, catalogue: Catalogue, progress: Progress | None = N
         _train_stage(settings, catalogue, paths, progress),
         _merge_stage(settings, paths),
         _export_stage(settings, paths, progress),
+        _calibrate_stage(settings, catalogue, paths, progress),
         _eval_stage(settings, catalogue, paths, progress),
     ]
 
@@ -253,6 +256,53 @@ def _export_stage(settings: Settings, paths: BuildPaths, progress: Progress | No
     )
 
 
+def _calibrate_stage(
+    settings: Settings, catalogue: Catalogue, paths: BuildPaths, progress: Progress | None
+) -> Stage:
+    """Choose each model's out-of-scope threshold on the held-out test split (never a dev set)
+    and write it into the model's manifest, where the runtime finds it."""
+    out = paths.report_dir / "calibration.json"
+
+    def calibrate() -> None:
+        import json
+
+        from intentforge.data.jsonl import read_dataset
+        from intentforge.evaluate.calibrate import calibrate as choose
+        from intentforge.export.manifest import update_manifest
+        from intentforge.runtime.parser import Parser
+
+        rows = read_dataset(paths.test)
+        found = {}
+        runtime = settings.runtime.model_copy(update={"model_path": None})
+        for quant, model in paths.models.items():
+            parser = Parser(model, catalogue, runtime)
+            advance = None
+            if progress is not None:
+                task = progress.add_task(f"calibrate {model.name}", total=len(rows))
+                advance = partial(_advance, progress, task)
+            try:
+                result = choose(parser.refusal_share, rows, on_row=advance)
+            finally:
+                parser.close()
+            update_manifest(model, refuse_at=result.refuse_at)
+            found[quant] = result.as_dict()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(found, indent=2) + "\n", encoding="utf-8")
+
+    return Stage(
+        "calibrate",
+        {"runtime": settings.runtime.model_dump(mode="json", exclude={"model_path", "refuse_at"})},
+        [*paths.models.values(), paths.test],
+        [out],
+        calibrate,
+        "choose the out-of-scope threshold on held-out rows",
+    )
+
+
+def _advance(progress: Progress, task: TaskID, *_: int) -> None:
+    progress.advance(task)
+
+
 def _eval_inputs(settings: Settings, paths: BuildPaths) -> list[Path]:
     found = [p for p in settings.build.eval_data if p.exists()]
     return found or [paths.test]
@@ -278,7 +328,7 @@ def _eval_stage(
     return Stage(
         "eval",
         {"runtime": settings.runtime.model_dump(mode="json", exclude={"model_path"})},
-        [*paths.models.values(), *eval_paths],
+        [*paths.models.values(), *eval_paths, paths.report_dir / "calibration.json"],
         [paths.report_dir / "report.json", paths.report_dir / "report.html"],
         evaluate,
         "evaluate on the dev set",

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,10 +13,14 @@ from typing import Any
 from intentforge.catalogue import OUT_OF_SCOPE, Catalogue, IntentCall
 from intentforge.config import RuntimeConfig, Settings, zone
 from intentforge.errors import IntentforgeError, ModelOutputError
+from intentforge.export.manifest import read_manifest
 from intentforge.prompt import normalise_text
 from intentforge.runtime.dates import DateResolver
 from intentforge.runtime.engine import Abstain, Engine, Generation
 from intentforge.runtime.postprocess import Context, apply_steps
+
+# The out-of-scope threshold of a model that carries no calibrated one.
+DEFAULT_REFUSE_AT = 0.3
 
 
 @dataclass
@@ -74,16 +79,14 @@ class Parser:
         zone(config.timezone)
         self._engine = Engine(self.model_path, catalogue.grammar(), config)
         self._dates = DateResolver()
-        self._abstain = (
-            Abstain(
-                at=b'{"intent":"',
-                choice=f'{OUT_OF_SCOPE}"'.encode(),
-                others=tuple(f'{n}"'.encode() for n in catalogue.names if n != OUT_OF_SCOPE),
-                min_p=config.refuse_at,
-            )
-            if config.refuse_at < 1
-            else None
+        self.refuse_at = refuse_at_for(self.model_path, config)
+        self._refusal = Abstain(
+            at=b'{"intent":"',
+            choice=f'{OUT_OF_SCOPE}"'.encode(),
+            others=tuple(f'{n}"'.encode() for n in catalogue.names if n != OUT_OF_SCOPE),
+            min_p=self.refuse_at,
         )
+        self._abstain = self._refusal if self.refuse_at < 1 else None
 
     def close(self) -> None:
         """Free the model (also done when the Parser is garbage-collected)."""
@@ -112,6 +115,19 @@ class Parser:
             check_eos=True,
             cancel=cancel,
         )
+
+    def refusal_share(self, text: str) -> float:
+        """The share of the probability out-of-scope gets where the model chooses the intent
+        for `text` (what runtime.refuse_at is compared with): calibration measures it."""
+        gen = self._engine.generate(
+            self.prompt_tokens(_require_text(text)),
+            grammar=self._grammar_for(normalise_text(text)),
+            max_tokens=self.config.max_tokens,
+            abstain=replace(self._refusal, min_p=math.inf),  # measure, never override
+        )
+        if gen.abstain_share is None:
+            raise ModelOutputError(f"the answer never reached the intent choice: {gen.text!r}")
+        return gen.abstain_share
 
     def parse(
         self,
@@ -180,6 +196,18 @@ class Parser:
         """The grammar for the normalised request `said`: text slots (task, place, recipient...)
         may only copy spans of it; True (the engine's catalogue grammar) with span_slots off."""
         return self.catalogue.grammar(said) if self.config.span_slots else True
+
+
+def refuse_at_for(model_path: Path, config: RuntimeConfig) -> float:
+    """runtime.refuse_at if set, else the threshold calibrated into the model's manifest, else
+    DEFAULT_REFUSE_AT."""
+    if config.refuse_at is not None:
+        return config.refuse_at
+    try:
+        calibrated = read_manifest(model_path).refuse_at
+    except IntentforgeError:  # no or unreadable manifest: a model from elsewhere
+        calibrated = None
+    return calibrated if calibrated is not None else DEFAULT_REFUSE_AT
 
 
 def _require_text(text: str) -> str:
