@@ -19,7 +19,7 @@ def test_builtin_slots_declare_their_kinds() -> None:
         "content": "text",
         "due": "datetime",
         "priority": "spoken",
-        "project": "text",
+        "project": "list",
     }
     assert catalogue["get_weather"].date_slots == {"date": "date"}
     assert catalogue["send_email"].date_slots == {}

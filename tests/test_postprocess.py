@@ -19,6 +19,7 @@ from intentforge.runtime.postprocess import (
     attach_trailing_dates,
     detach_dates,
     fill_spoken,
+    name_lists,
     resolve_dates,
 )
 
@@ -49,6 +50,46 @@ def context(catalogue: Catalogue, resolver: DateResolver):
 def test_the_steps_are_the_settings_choices_in_order() -> None:
     assert tuple(STEPS) == get_args(PostprocessStep)
     assert RuntimeConfig().postprocess == list(STEPS)  # all on by default
+
+
+@pytest.mark.parametrize(
+    ("text", "said", "answered"),
+    [
+        (  # the README's first example: the model knew the task and the day, not the list
+            "add buy milk to my shopping list for tomorrow",
+            {"content": "buy milk", "due": "tomorrow"},
+            {"content": "buy milk", "due": "tomorrow", "project": "shopping"},
+        ),
+        (  # the phrase copied into the task is cut from it
+            "put batteries on my groceries list",
+            {"content": "batteries on my groceries"},
+            {"content": "batteries", "project": "groceries"},
+        ),
+        (
+            "Add call the plumber to the house move list.",
+            {"content": "call the plumber"},
+            {"content": "call the plumber", "project": "house move"},
+        ),
+    ],
+)
+def test_name_lists_takes_the_list_the_request_names(context, text, said, answered) -> None:
+    named = name_lists(Answer(IntentCall("add_task", said)), context(text))
+    assert named.call.parameters == answered
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("add milk to my to-do list", {"content": "milk"}),  # the generic list names nothing
+        ("remind me to buy a shopping list pad", {"content": "buy a shopping list pad"}),
+        ("add eggs to my shopping list", {"content": "eggs", "project": "Shopping"}),  # filled
+    ],
+)
+def test_name_lists_leaves_what_names_no_list_alone(context, text, said) -> None:
+    answer = Answer(IntentCall("add_task", said))
+    assert name_lists(answer, context(text)) is answer
+    weather = Answer(IntentCall("get_weather", {"location": "Paris"}))
+    assert name_lists(weather, context("weather in Paris for my packing list")) is weather
 
 
 def test_fill_spoken_takes_a_priority_said_apart_from_the_task(context) -> None:

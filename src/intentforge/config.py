@@ -19,7 +19,9 @@ from intentforge.errors import IntentforgeError
 
 DEFAULT_CONFIG_FILE = Path("intentforge.yaml")
 # The runtime's steps after validation, in the order they run (runtime/postprocess.py).
-PostprocessStep = Literal["fill_spoken", "detach_dates", "attach_trailing_dates", "resolve_dates"]
+PostprocessStep = Literal[
+    "name_lists", "fill_spoken", "detach_dates", "attach_trailing_dates", "resolve_dates"
+]
 
 
 class _Section(BaseModel):
@@ -187,7 +189,9 @@ class RuntimeConfig(_Section):
     # as the model wrote it. Without resolve_dates, answers carry no `resolved` dates.
     postprocess: list[PostprocessStep] = Field(
         default_factory=lambda: list(get_args(PostprocessStep)),
-        description="Steps applied after validation, always in this order: fill_spoken (an "
+        description="Steps applied after validation, always in this order: name_lists (an "
+        "empty list slot from 'my <name> list' in the request, and that phrase cut from the "
+        "text slots), fill_spoken (an "
         "empty spoken slot from the request's other words), detach_dates (a repeated date cut "
         "from text slots), attach_trailing_dates (a time left in a text slot moved to the date "
         "slot), resolve_dates (date slots to ISO 8601).",

@@ -71,7 +71,7 @@ BUILTIN_INTENTS: tuple[Intent, ...] = (
         # People usually say when, rarely which project or how urgent.
         slot_rates={"due": 0.6, "priority": 0.3, "project": 0.3},
         spoken={"priority": PRIORITY_PHRASES},
-        kinds={"due": "datetime", "priority": "spoken"},
+        kinds={"due": "datetime", "priority": "spoken", "project": "list"},
     ),
     Intent(
         name="get_weather",

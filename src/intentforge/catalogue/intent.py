@@ -56,7 +56,7 @@ class Intent:
                 raise IntentforgeError(f"{where} is spoken but has no phrases (spoken:) to map")
             if kind != "spoken" and slot in self.spoken:
                 raise IntentforgeError(f"{where} has spoken phrases, so its kind is spoken")
-            if kind in DATE_KINDS and not self._holds_text(slot):
+            if (kind in DATE_KINDS or kind == "list") and not self._holds_text(slot):
                 raise IntentforgeError(f"{where} is a {kind}, so it must be a string slot")
 
     def slot_kind(self, slot: str) -> SlotKind:

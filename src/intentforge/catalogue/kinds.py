@@ -6,13 +6,15 @@ kind is said with. The generator, the runtime and the evaluator all read kinds f
   after the model; a `date` keeps the day only (a forecast is per day), a `datetime` also the time
   of day when one was said.
 - `spoken`: a phrase mapped to a stored value by the intent's phrase table (`Intent.spoken`).
+- `list`: words naming one of the user's lists or projects, said as "my <name> list"; when the
+  model leaves the slot empty and the request names a list, the runtime takes the name.
 """
 
 from __future__ import annotations
 
 from typing import Literal, get_args
 
-SlotKind = Literal["text", "date", "datetime", "spoken"]
+SlotKind = Literal["text", "date", "datetime", "spoken", "list"]
 DateKind = Literal["date", "datetime"]
 SLOT_KINDS: tuple[SlotKind, ...] = get_args(SlotKind)
 DATE_KINDS: tuple[DateKind, ...] = get_args(DateKind)
@@ -70,3 +72,9 @@ def ordinal_words(n: int) -> str:
     if unit == 0:
         return TENS[tens][:-1] + "ieth"
     return TENS[tens] + " " + ORDINALS[unit]
+
+
+# Lists every request has and that name no project: "add milk to my to-do list" is no project.
+GENERIC_LISTS: tuple[str, ...] = (
+    "to-do", "todo", "to do", "task", "tasks", "reminder", "reminders", "things to do", "check",
+)  # fmt: skip

@@ -4,6 +4,8 @@ Every step has the signature `step(answer, context) -> answer` and finds what a 
 catalogue (`Intent.slot_kind`), never by its name. They run in this order, each one the
 `runtime.postprocess` setting leaves enabled:
 
+0. `name_lists`: an empty list slot takes the list the request names ("put batteries on my
+   groceries list" -> project "groceries"), and that phrase is cut from the text slots.
 1. `fill_spoken`: an empty spoken slot takes a phrase the request says apart from the other slots
    ("low priority, clean out the garage" -> priority 4).
 2. `detach_dates`: a date a text slot repeats at its end is cut from it ("put the bins out
@@ -26,6 +28,7 @@ from typing import Any
 from intentforge.catalogue import Catalogue, IntentCall
 from intentforge.catalogue.kinds import (
     CONNECTORS,
+    GENERIC_LISTS,
     LOOSE_CONNECTORS,
     ORDINALS,
     TENS,
@@ -64,6 +67,39 @@ def _with_call(answer: Answer, params: dict[str, Any]) -> Answer:
     if params == answer.call.parameters:
         return answer
     return replace(answer, call=IntentCall(answer.call.intent, params))
+
+
+# "<to|on|in|...> <my|the|our> <one to three words> list": the words name the list; none of
+# them is a preposition or an article ("bake a cake for the party to my list" names no list).
+_LIST_WORD = r"(?!(?:to|on|onto|in|into|under|for|from|my|the|our|your|a|an)\b)[\w'&-]+"
+_NAMED_LIST = re.compile(
+    r"\b(?:to|on|onto|in|into|under|for|from)\s+(?:my|the|our|your)\s+"
+    rf"((?:{_LIST_WORD}\s+){{0,2}}{_LIST_WORD})\s+list\b",
+    re.IGNORECASE,
+)
+
+
+def name_lists(answer: Answer, context: Context) -> Answer:
+    """An empty `list` slot filled with the list the request names, unless that list is the
+    generic to-do list; the naming phrase ("on my groceries") is cut from the end of text slots
+    that kept it. The model names a list it was taught ("my shopping list" -> "shopping") but
+    misses lists it never saw, or copies the phrase into the task."""
+    intent = context.catalogue[answer.call.intent]
+    slots = [s for s, kind in intent.slot_kinds.items() if kind == "list"]
+    empty = [s for s in slots if not answer.call.parameters.get(s)]
+    found = _NAMED_LIST.search(context.text)
+    if not empty or found is None or found[1].casefold() in GENERIC_LISTS:
+        return answer
+    name = found[1]
+    params = {**answer.call.parameters, empty[0]: name}
+    phrase = found[0][: -len("list")].rstrip()  # "on my groceries"
+    for slot, value in answer.call.parameters.items():
+        if intent.slot_kind(slot) != "text" or not isinstance(value, str):
+            continue
+        cut = re.sub(rf"\s*{re.escape(phrase)}(?:\s+list)?[\s.,!?]*$", "", value, flags=re.I)
+        if cut and cut != value:
+            params[slot] = cut
+    return _with_call(answer, params)
 
 
 def fill_spoken(answer: Answer, context: Context) -> Answer:
@@ -197,6 +233,7 @@ def resolve_dates(answer: Answer, context: Context) -> Answer:
 
 
 STEPS: dict[PostprocessStep, Step] = {
+    "name_lists": name_lists,
     "fill_spoken": fill_spoken,
     "detach_dates": detach_dates,
     "attach_trailing_dates": attach_trailing_dates,
