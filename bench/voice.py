@@ -22,10 +22,11 @@ from pathlib import Path
 
 from intentforge.actions import ActionRunner
 from intentforge.catalogue import load_catalogue
-from intentforge.config import load_secrets, load_settings
+from intentforge.config import load_settings
 from intentforge.errors import IntentforgeError
 from intentforge.percentile import percentile
 from intentforge.runtime import Parser, default_model_path
+from intentforge.secrets import load_secrets
 from intentforge.voice.audio import wav_duration_s
 from intentforge.voice.loop import VoicePipeline
 from intentforge.voice.stt import transcriber_from

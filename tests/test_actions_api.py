@@ -9,7 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from intentforge.config import Secrets, load_settings
+from intentforge.config import load_settings
+from intentforge.secrets import Secrets
 from intentforge.server.app import create_app
 
 API_KEY = "act-test-key"

@@ -10,7 +10,8 @@ from typing import Any
 from pydantic import SecretStr
 
 from intentforge.actions import ActionRunner, ActionStatus
-from intentforge.config import Secrets, load_settings
+from intentforge.config import load_settings
+from intentforge.secrets import Secrets
 from servers.smtp import SmtpServer
 
 CONTACTS = """\

@@ -10,8 +10,9 @@ from pydantic import SecretStr
 
 from intentforge.actions import ActionRunner, ActionStatus
 from intentforge.actions.policy import UpstreamDown, call_with_retries, http_request, is_dry_run
-from intentforge.config import ActionsConfig, Secrets, load_settings
+from intentforge.config import ActionsConfig, load_settings
 from intentforge.retry import Transient
+from intentforge.secrets import Secrets
 from servers.local_http import LocalHTTPServer, Reply
 from servers.todoist import TodoistServer
 

@@ -12,8 +12,9 @@ from pydantic import SecretStr
 
 from intentforge.actions import NONE_REPLY, ActionRunner, ActionStatus, act
 from intentforge.catalogue import load_catalogue
-from intentforge.config import Secrets, Settings, load_settings
+from intentforge.config import Settings, load_settings
 from intentforge.errors import IntentforgeError
+from intentforge.secrets import Secrets
 from servers.todoist import TodoistServer
 
 BUY_MILK = {"intent": "add_task", "parameters": {"content": "buy milk", "due": "tomorrow"}}

@@ -10,7 +10,8 @@ import pytest
 from pydantic import SecretStr
 
 from intentforge.actions import ActionRunner, ActionStatus
-from intentforge.config import Secrets, load_settings
+from intentforge.config import load_settings
+from intentforge.secrets import Secrets
 from servers.todoist import TodoistServer
 
 

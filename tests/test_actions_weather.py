@@ -10,7 +10,8 @@ import pytest
 
 from intentforge.actions import ActionRunner, ActionStatus
 from intentforge.actions.weather import forecast_days, weather_words
-from intentforge.config import Secrets, load_settings
+from intentforge.config import load_settings
+from intentforge.secrets import Secrets
 from servers.open_meteo import OpenMeteoServer
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from intentforge.config import Settings, load_secrets, load_settings
+from intentforge.config import Settings, load_settings
 from intentforge.errors import IntentforgeError
+from intentforge.secrets import load_secrets
 
 
 @pytest.fixture(autouse=True)

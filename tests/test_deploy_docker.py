@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
-from intentforge.config import load_secrets, load_settings
+from intentforge.config import load_settings
+from intentforge.secrets import load_secrets
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "deploy" / "docker" / "Dockerfile"

@@ -18,7 +18,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from intentforge.config import load_secrets, load_settings
+from intentforge.config import load_settings
+from intentforge.secrets import load_secrets
 from servers.model_store import ModelStore
 
 ROOT = Path(__file__).resolve().parents[1]

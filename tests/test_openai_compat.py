@@ -10,8 +10,9 @@ import openai
 import pytest
 from fastapi.testclient import TestClient
 
-from intentforge.config import Secrets, load_settings
+from intentforge.config import load_settings
 from intentforge.runtime import Parser
+from intentforge.secrets import Secrets
 from intentforge.server import create_app
 from intentforge.server.openai_compat import CANNOT_HELP
 from servers.api import ApiServer

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from intentforge.config import Secrets, load_settings
+from intentforge.config import load_settings
 from intentforge.runtime import Parser
+from intentforge.secrets import Secrets
 from intentforge.server import create_app
 from servers.api import ApiServer
 

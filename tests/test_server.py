@@ -18,8 +18,9 @@ import pytest
 from fastapi import APIRouter, Depends
 from fastapi.testclient import TestClient
 
-from intentforge.config import Secrets, Settings, load_settings
+from intentforge.config import Settings, load_settings
 from intentforge.runtime import Parser
+from intentforge.secrets import Secrets
 from intentforge.server import create_app, require_api_key_to_act
 from servers.api import ApiServer
 

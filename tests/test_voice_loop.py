@@ -18,8 +18,9 @@ import pytest
 
 from intentforge.actions import ActionRunner, ActionStatus
 from intentforge.catalogue import load_catalogue
-from intentforge.config import Settings, VoiceConfig, load_secrets, load_settings
+from intentforge.config import Settings, VoiceConfig, load_settings
 from intentforge.errors import IntentforgeError
+from intentforge.secrets import load_secrets
 from intentforge.voice.audio import SAMPLE_RATE, NoSpeechError, wav_bytes
 from intentforge.voice.loop import Endpointer, VoicePipeline
 from intentforge.voice.stt import WhisperTranscriber, transcriber_from

@@ -23,7 +23,8 @@ import numpy as np
 import pytest
 
 from intentforge.catalogue import load_catalogue
-from intentforge.config import load_secrets, load_settings
+from intentforge.config import load_settings
+from intentforge.secrets import load_secrets
 from intentforge.server.app import create_app
 from intentforge.voice.audio import SAMPLE_RATE, decode_audio, wav_bytes
 from servers.api import ApiServer

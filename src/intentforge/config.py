@@ -5,17 +5,16 @@ Secrets never come from the config file: they are read from the environment into
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from intentforge.errors import IntentforgeError
+from intentforge.yaml_file import read_yaml
 
 DEFAULT_CONFIG_FILE = Path("intentforge.yaml")
 # The runtime's steps after validation, in the order they run (runtime/postprocess.py).
@@ -309,27 +308,8 @@ class _MappingSource(PydanticBaseSettingsSource):
         return self._data
 
 
-def _yaml_reason(exc: yaml.YAMLError) -> str:
-    """A YAML error on one line: the problem and where it is."""
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None)
-    if problem and mark is not None:
-        return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
-    return str(exc).splitlines()[0]
-
-
 def _read_config_file(path: Path) -> dict[str, Any]:
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise IntentforgeError(f"config file not found: {path}") from None
-    except IsADirectoryError:
-        raise IntentforgeError(f"config file {path} is a directory, not a YAML file") from None
-    except UnicodeDecodeError as exc:
-        raise IntentforgeError(f"config file {path} is not UTF-8 text ({exc.reason})") from None
-    except yaml.YAMLError as exc:
-        reason = _yaml_reason(exc)
-        raise IntentforgeError(f"config file {path} is not valid YAML: {reason}") from None
+    doc = read_yaml(path, "config file")
     if doc is None:
         return {}
     if not isinstance(doc, dict):
@@ -391,35 +371,6 @@ def _prune_none(data: Mapping[str, Any]) -> dict[str, Any]:
         elif value is not None:
             out[key] = value
     return out
-
-
-class Secrets(BaseModel):
-    """Credentials, only ever from the environment; never logged, never written to run dirs."""
-
-    model_config = ConfigDict(frozen=True)
-
-    llm_api_key: SecretStr | None = None
-    todoist_api_token: SecretStr | None = None
-    smtp_password: SecretStr | None = None
-    api_key: SecretStr | None = Field(None, description="Bearer key the server requires.")
-
-
-def load_secrets(settings: Settings, environ: Mapping[str, str] | None = None) -> Secrets:
-    """Read the secrets named by `settings` from the environment (os.environ by default)."""
-    env = os.environ if environ is None else environ
-
-    def get(*names: str) -> SecretStr | None:
-        for name in names:
-            if env.get(name):
-                return SecretStr(env[name])
-        return None
-
-    return Secrets(
-        llm_api_key=get(settings.llm.api_key_env, "OPENAI_API_KEY"),
-        todoist_api_token=get("TODOIST_API_TOKEN"),
-        smtp_password=get("SMTP_PASSWORD", "GMAIL_APP_PASSWORD"),
-        api_key=get("INTENTFORGE_API_KEY"),
-    )
 
 
 def zone(name: str) -> ZoneInfo:

@@ -12,7 +12,8 @@ import httpx
 
 from intentforge.actions.result import ActionResult, ActionStatus, Plan
 from intentforge.catalogue import IntentCall
-from intentforge.config import ActionsConfig, Secrets
+from intentforge.config import ActionsConfig
+from intentforge.secrets import Secrets
 
 # Request ids sent upstream (Todoist's X-Request-Id, e-mail Message-ID) derive from the caller's
 # idempotency key, so a retry after a crash sends the same id and the service can drop the copy.

@@ -7,13 +7,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
 from intentforge.catalogue.builtin import BUILTIN_INTENTS
 from intentforge.catalogue.catalogue import Catalogue
 from intentforge.catalogue.intent import Intent
 from intentforge.errors import IntentforgeError
+from intentforge.yaml_file import read_yaml
 
 _TYPES: dict[str, type] = {"string": str, "integer": int, "number": float, "boolean": bool}
 _SLOT_KEYS = {
@@ -147,29 +147,9 @@ def _intent_from_mapping(entry: Any, where: str) -> Intent:
         raise IntentforgeError(f"{where}: {exc}") from None
 
 
-def _yaml_reason(exc: yaml.YAMLError) -> str:
-    """A YAML error on one line: the problem and where it is."""
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None)
-    if problem and mark is not None:
-        return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
-    return str(exc).splitlines()[0]
-
-
 def intents_from_yaml(path: Path) -> list[Intent]:
     """Read user intents from a YAML file with a top-level `intents:` list."""
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise IntentforgeError(f"intents file not found: {path}") from None
-    except IsADirectoryError:
-        raise IntentforgeError(f"intents file {path} is a directory, not a YAML file") from None
-    except UnicodeDecodeError as exc:
-        raise IntentforgeError(f"intents file {path} is not UTF-8 text ({exc.reason})") from None
-    except yaml.YAMLError as exc:
-        raise IntentforgeError(
-            f"intents file {path} is not valid YAML: {_yaml_reason(exc)}"
-        ) from None
+    doc = read_yaml(path, "intents file")
     if not isinstance(doc, dict) or not isinstance(doc.get("intents"), list):
         raise IntentforgeError(f"{path}: expected a top-level 'intents:' list")
     return [_intent_from_mapping(entry, str(path)) for entry in doc["intents"]]

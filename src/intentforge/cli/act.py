@@ -50,7 +50,7 @@ def act(
 ) -> None:
     """Carry out a request: add a Todoist task, tell the weather, send an e-mail."""
     from intentforge.actions import ActionRunner, ActionStatus
-    from intentforge.config import load_secrets
+    from intentforge.secrets import load_secrets
 
     given = [bool(text), intent_json is not None, confirm is not None]
     if sum(given) != 1:

@@ -100,8 +100,8 @@ def generate(
             )
             write_jsonl(path, dataset)
         else:
-            from intentforge.config import load_secrets
             from intentforge.data.llm import generate_with_llm
+            from intentforge.secrets import load_secrets
 
             key = load_secrets(settings).llm_api_key
             report = generate_with_llm(

@@ -8,7 +8,7 @@ import typer
 
 from intentforge.catalogue import Catalogue
 from intentforge.cli.common import ConfigOption, console, settings_from
-from intentforge.config import load_secrets
+from intentforge.secrets import load_secrets
 
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
 

@@ -24,8 +24,8 @@ def build_pipeline(
 ) -> tuple[VoicePipeline, Parser, ActionRunner]:
     """Load every stage: STT model, parser (GGUF), action runner, TTS. Close parser and runner."""
     from intentforge.actions import ActionRunner
-    from intentforge.config import load_secrets
     from intentforge.runtime import Parser, default_model_path
+    from intentforge.secrets import load_secrets
     from intentforge.voice.loop import VoicePipeline
     from intentforge.voice.stt import transcriber_from
     from intentforge.voice.tts import speaker_from

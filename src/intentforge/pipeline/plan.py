@@ -12,9 +12,10 @@ from pathlib import Path
 from rich.progress import Progress, TaskID
 
 from intentforge.catalogue import Catalogue
-from intentforge.config import Settings, load_secrets
+from intentforge.config import Settings
 from intentforge.errors import IntentforgeError
 from intentforge.pipeline.incremental import Stage, StageOutcome, is_current, run_stages
+from intentforge.secrets import load_secrets
 from intentforge.train.models import weights_dir
 
 _DATA_PACKAGE = Path(__file__).resolve().parent.parent / "data"

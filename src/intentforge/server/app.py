@@ -16,8 +16,9 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from intentforge.actions import ActionRunner
 from intentforge.catalogue import Catalogue
-from intentforge.config import Secrets, Settings
+from intentforge.config import Settings
 from intentforge.runtime import Parser, default_model_path
+from intentforge.secrets import Secrets
 from intentforge.server import (
     openai_compat,
     routes_act,

@@ -15,8 +15,9 @@ from fastapi import Depends, Request
 
 from intentforge.actions import ActionRunner
 from intentforge.catalogue import Catalogue
-from intentforge.config import Secrets, Settings, VoiceConfig
+from intentforge.config import Settings, VoiceConfig
 from intentforge.errors import IntentforgeError
+from intentforge.secrets import Secrets
 from intentforge.server.metrics import Metrics
 from intentforge.server.pool import ModelLoading, ParserPool
 from intentforge.voice.stt import Transcriber, transcriber_from

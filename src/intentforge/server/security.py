@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from intentforge.config import Secrets
 from intentforge.errors import IntentforgeError
+from intentforge.secrets import Secrets
 from intentforge.server.deps import SecretsDep
 
 _bearer = HTTPBearer(auto_error=False, description="INTENTFORGE_API_KEY of the server.")
