@@ -73,6 +73,16 @@ def result(
     return ActionResult(status=status, reply=reply, data=dict(data or {}), error=error)
 
 
+def rejected(reply: str, status: int) -> ActionResult:
+    """The service refused the request (4xx): `reply` says why, in words."""
+    return result(ActionStatus.FAILED, reply, {"upstream_status": status}, "upstream_rejected")
+
+
+def unreachable(reply: str, reason: str) -> ActionResult:
+    """The service failed on every attempt (5xx, timeout): `reply` says what did not happen."""
+    return result(ActionStatus.FAILED, reply, {"reason": reason}, "upstream_down")
+
+
 def resolved_iso(resolved: Mapping[str, Any], slot: str) -> str | None:
     """The runtime's ISO value for a date slot: `{slot: {"text", "iso"}}` or `{slot + "_iso"}`."""
     value = resolved.get(slot)

@@ -10,7 +10,14 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from intentforge.actions.base import ActionContext, quoted, result, spoken_list
+from intentforge.actions.base import (
+    ActionContext,
+    quoted,
+    rejected,
+    result,
+    spoken_list,
+    unreachable,
+)
 from intentforge.actions.contacts import Contacts
 from intentforge.actions.policy import UpstreamDown, UpstreamRejected, call_with_retries
 from intentforge.actions.result import ActionResult, ActionStatus, Plan
@@ -134,15 +141,10 @@ class SmtpExecutor:
                 )
             else:
                 reply = f"The mail server refused the e-mail: {exc.detail}."
-            return result(
-                ActionStatus.FAILED, reply, {"upstream_status": exc.status}, "upstream_rejected"
-            )
+            return rejected(reply, exc.status)
         except UpstreamDown as exc:
-            return result(
-                ActionStatus.FAILED,
-                "The mail server isn't answering right now; the e-mail was not sent.",
-                {"reason": exc.reason},
-                "upstream_down",
+            return unreachable(
+                "The mail server isn't answering right now; the e-mail was not sent.", exc.reason
             )
         data: dict[str, Any] = {
             "message_id": message["Message-ID"],

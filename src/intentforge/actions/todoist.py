@@ -6,7 +6,15 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from intentforge.actions.base import ActionContext, quoted, resolved_iso, result, spoken_list
+from intentforge.actions.base import (
+    ActionContext,
+    quoted,
+    rejected,
+    resolved_iso,
+    result,
+    spoken_list,
+    unreachable,
+)
 from intentforge.actions.policy import UpstreamDown, UpstreamRejected, http_request, json_object
 from intentforge.actions.result import ActionResult, ActionStatus, Plan
 from intentforge.catalogue import IntentCall
@@ -110,15 +118,10 @@ class TodoistExecutor:
                 reply = "Todoist refused the API token; check TODOIST_API_TOKEN."
             else:
                 reply = f"Todoist rejected the task: {exc.detail}."
-            return result(
-                ActionStatus.FAILED, reply, {"upstream_status": exc.status}, "upstream_rejected"
-            )
+            return rejected(reply, exc.status)
         except UpstreamDown as exc:
-            return result(
-                ActionStatus.FAILED,
-                "Todoist isn't answering right now; please try again in a minute.",
-                {"reason": exc.reason},
-                "upstream_down",
+            return unreachable(
+                "Todoist isn't answering right now; please try again in a minute.", exc.reason
             )
 
     def _run(self, plan: TaskPlan, ctx: ActionContext) -> ActionResult:
