@@ -270,6 +270,18 @@ class VoiceConfig(_Section):
     max_upload_bytes: int = Field(8_000_000, ge=1024, description="Largest /v1/voice upload.")
 
 
+class WyomingConfig(_Section):
+    uri: str = Field(
+        "tcp://127.0.0.1:10700",
+        description="Where the Wyoming service listens; tcp://0.0.0.0:10700 to reach other hosts.",
+    )
+    transcript_program: Literal["handle", "intent"] = Field(
+        "handle",
+        description="What answers a Transcript when the client selects no program (Home "
+        "Assistant never does): handle acts and replies, intent only names the intent.",
+    )
+
+
 class BuildConfig(_Section):
     name: str | None = Field(
         None, description="Model name (default: intentforge-<base>); files are <name>.<quant>.gguf."
@@ -298,6 +310,7 @@ class Settings(BaseSettings):
     server: ServerConfig = Field(default_factory=ServerConfig)
     actions: ActionsConfig = Field(default_factory=ActionsConfig)
     voice: VoiceConfig = Field(default_factory=VoiceConfig)
+    wyoming: WyomingConfig = Field(default_factory=WyomingConfig)
     build: BuildConfig = Field(default_factory=BuildConfig)
 
 
