@@ -180,7 +180,8 @@ class Engine:
         self._grammar: Constraint | None = self._compile(grammar)
         eog = {t for t in range(self.n_vocab) if llama_cpp.llama_vocab_is_eog(self._vocab, t)}
         self._jump = JumpForward(self._llm, eog)
-        markers = {t for t in range(self.n_vocab) if llama_cpp.llama_vocab_is_control(self._vocab, t)}
+        is_control = llama_cpp.llama_vocab_is_control
+        markers = {t for t in range(self.n_vocab) if is_control(self._vocab, t)}
         self._lookup = PromptLookup(self._llm, eog | markers, config.draft_tokens)
         self._n_batch = config.n_batch
 

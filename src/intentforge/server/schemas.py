@@ -38,7 +38,9 @@ class ParseResponse(BaseModel):
     )
     timezone: str
     raw: str = Field(description="The model's output text.")
-    tokens: dict[str, int] = Field(description="{prompt, generated} token counts.")
+    tokens: dict[str, int] = Field(
+        description="{prompt, generated} token counts, and the sequential model steps taken."
+    )
     timings_ms: dict[str, float] = Field(description="Per-stage latency in milliseconds.")
 
 
