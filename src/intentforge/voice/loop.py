@@ -37,6 +37,15 @@ class Parsed(Protocol):
     @property
     def resolved(self) -> Mapping[str, Any]: ...
 
+    @property
+    def missing(self) -> tuple[str, ...]: ...
+
+    @property
+    def question(self) -> str | None: ...
+
+    @property
+    def conversation_id(self) -> str | None: ...
+
 
 class Acted(Protocol):
     """What the action runner returns (intentforge.actions.ActionResult)."""
@@ -47,7 +56,8 @@ class Acted(Protocol):
     def model_dump(self, *, mode: str = ...) -> dict[str, Any]: ...
 
 
-ParseFn = Callable[[str], Parsed]
+# (text, conversation_id): the conversation_id of the turn whose question the text answers.
+ParseFn = Callable[[str, str | None], Parsed]
 ActFn = Callable[[Any, Mapping[str, Any]], Acted]
 
 
@@ -63,12 +73,19 @@ class VoiceTurn:
     reply_wav: bytes
     audio_s: float
     timings_ms: dict[str, float] = field(default_factory=dict)
+    missing: tuple[str, ...] = ()
+    question: str | None = None
+    # Set when the reply is a question: the next turn, the answer, goes with it.
+    conversation_id: str | None = None
 
     def to_json(self, *, include_audio: bool = True) -> dict[str, Any]:
         """The API's answer; the reply audio travels as base64 WAV."""
         body: dict[str, Any] = {
             "transcript": self.transcript,
             "intent": self.intent,
+            "missing": list(self.missing),
+            "question": self.question,
+            "conversation_id": self.conversation_id,
             "resolved": self.resolved,
             "result": self.result,
             "reply": self.reply,
@@ -108,11 +125,13 @@ class VoicePipeline:
         self.max_audio_s = max_audio_s
         self.on_stage = on_stage
 
-    def run(self, data: bytes) -> VoiceTurn:
-        """The whole turn for one recording (WAV, WebM, OGG... bytes).
+    def run(self, data: bytes, conversation_id: str | None = None) -> VoiceTurn:
+        """The whole turn for one recording (WAV, WebM, OGG... bytes); with `conversation_id`
+        (of the turn before, which asked a question) the recording is the answer.
 
-        Raises AudioError for unusable audio and NoSpeechError when nothing was said, before the
-        parser sees anything.
+        A call missing a slot is not acted on: the reply is its question, and the turn's
+        `conversation_id` goes with the next recording. Raises AudioError for unusable audio
+        and NoSpeechError when nothing was said, before the parser sees anything.
         """
         started = time.perf_counter()
         timings: dict[str, float] = {}
@@ -121,7 +140,7 @@ class VoicePipeline:
         self._record(timings, "stt", heard.latency_ms)
         if not heard.text:
             raise NoSpeechError()
-        parsed = self._timed(timings, "parse", self.parse, heard.text)
+        parsed = self._timed(timings, "parse", self.parse, heard.text, conversation_id)
         outcome = self._timed(timings, "act", self.act, parsed.call, parsed.resolved)
         reply_wav = self._timed(timings, "tts", self.speaker.speak, outcome.reply)
         timings["total"] = _ms_since(started)
@@ -135,6 +154,9 @@ class VoicePipeline:
             reply_wav=reply_wav,
             audio_s=audio.duration_s,
             timings_ms=timings,
+            missing=tuple(parsed.missing),
+            question=parsed.question,
+            conversation_id=parsed.conversation_id,
         )
 
     def _timed(
