@@ -63,7 +63,8 @@ def _partial(model: type[BaseModel]) -> type[BaseModel]:
         if info.is_required():
             optional = copy.copy(info)
             optional.default = None
-            fields[name] = (info.annotation | None, optional)
+            annotation: Any = info.annotation
+            fields[name] = (annotation | None, optional)
     if not fields:
         return model
     return create_model(f"{model.__name__}Partial", __base__=model, **fields)

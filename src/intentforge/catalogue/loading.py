@@ -155,7 +155,7 @@ def _intent_from_mapping(entry: Any, where: str) -> Intent:
             kinds=kinds,
             questions=questions,
         )
-    except IntentforgeError as exc:  # the kinds' and questions' rules live with Intent; say which file broke them
+    except IntentforgeError as exc:  # Intent checks kinds and questions; say which file broke them
         raise IntentforgeError(f"{where}: {exc}") from None
 
 

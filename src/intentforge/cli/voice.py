@@ -38,9 +38,7 @@ def build_pipeline(
     conversations = Conversations.for_runtime(settings.runtime)
 
     def parse(text: str, conversation_id: str | None) -> Any:
-        return conversations.turn(
-            parser, text, conversation_id=conversation_id, timezone=timezone
-        )
+        return conversations.turn(parser, text, conversation_id=conversation_id, timezone=timezone)
 
     def act(call: Any, resolved: Any) -> Any:
         return runner.act(call, resolved=resolved, timezone=timezone)

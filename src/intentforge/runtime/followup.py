@@ -1,4 +1,4 @@
-"""A follow-up turn: the answer to the question an incomplete call asked fills the slot it asked for.
+"""A follow-up turn: the answer to an incomplete call's question fills the slot it asked for.
 
 "send an email" asks "Who should I send it to?"; the answer ("to anna", "anna", "it's for my
 boss") is the recipient, said on its own. The words that only lead into it ("to", "it's for",

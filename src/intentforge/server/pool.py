@@ -161,7 +161,9 @@ class ParserPool:
             )
         )
 
-    async def run_parse(self, work: Callable[[Parser, threading.Event], ParseResult]) -> ParseResult:
+    async def run_parse(
+        self, work: Callable[[Parser, threading.Event], ParseResult]
+    ) -> ParseResult:
         """`run` for work that parses, recording its stage timings and tokens in the metrics."""
         result = await self.run(work)
         self.metrics.observe_parse(result.timings_ms, result.prompt_tokens, result.tokens)

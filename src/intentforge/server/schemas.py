@@ -26,8 +26,7 @@ def conversation_id_in() -> Any:
 def missing_out() -> Any:
     return Field(
         default_factory=list,
-        description="Required slots the request did not say: nothing acts until they are "
-        "answered.",
+        description="Required slots the request did not say: nothing acts until they are answered.",
     )
 
 
