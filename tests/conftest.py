@@ -132,6 +132,8 @@ def smollm2_parser(smollm2_gguf: Path):
 # actions) is the real thing, and every other request goes to the real model.
 ASKING_ANSWERS = {
     "send an email": '{"intent":"send_email","parameters":{}}',
+    # espeak-ng + Whisper hear a bare "Send an email." as "and an email."
+    "please send an email": '{"intent":"send_email","parameters":{}}',
     "send an email about the party": (
         '{"intent":"send_email","parameters":{"subject":"the party"}}'
     ),
