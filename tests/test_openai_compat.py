@@ -157,3 +157,23 @@ def test_a_missing_slot_is_asked_in_words_and_the_next_message_completes_the_too
         assert json.loads(call.function.arguments) == {"to": "anna", "subject": "the party"}
     finally:
         api.stop()
+
+
+def test_only_our_own_question_makes_the_next_message_an_answer() -> None:
+    from intentforge.server.openai_compat import _turns
+    from intentforge.server.schemas import ChatMessage
+
+    asked = "Who should I send it to?"
+
+    def chat(*said: tuple[str, object]) -> list[ChatMessage]:
+        return [ChatMessage(role=role, content=content) for role, content in said]  # type: ignore[arg-type]
+
+    history = chat(("user", "send an email"), ("assistant", asked), ("user", "to anna"))
+    assert _turns(history, {asked}) == [(None, "send an email"), (asked, "to anna")]
+    # Another assistant's words, parts instead of text, or no request before: a new request.
+    for other in (
+        chat(("user", "hi"), ("assistant", "Hello! How can I help?"), ("user", "to anna")),
+        chat(("user", "hi"), ("assistant", [{"type": "text", "text": asked}]), ("user", "anna")),
+        chat(("system", "be brief"), ("assistant", asked), ("user", "to anna")),
+    ):
+        assert len(_turns(other, {asked})) == 1

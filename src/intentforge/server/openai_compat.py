@@ -76,9 +76,10 @@ def _turns(messages: list[ChatMessage], questions: set[str]) -> list[tuple[str |
     turns: list[tuple[str | None, str]] = [(None, _text(messages[at]))]
     while at >= 2 and len(turns) <= _MAX_QUESTIONS:
         asked, before = messages[at - 1], messages[at - 2]
-        if asked.role != "assistant" or asked.content not in questions or before.role != "user":
+        question = asked.content if isinstance(asked.content, str) else None
+        if asked.role != "assistant" or question not in questions or before.role != "user":
             break
-        turns[0] = (str(asked.content), turns[0][1])
+        turns[0] = (question, turns[0][1])
         turns.insert(0, (None, _text(before)))
         at -= 2
     return turns
