@@ -1,20 +1,19 @@
 """Parse latency of the runtime, side by side with the ways it replaces, on the same model.
 
     .venv/bin/python bench/parse_latency.py [--model build/models/x.gguf] [--repeats 3]
+    .venv/bin/python bench/parse_latency.py --compare data/dev data/dev2   # + answer identity
 
 Rows (each over the same requests, greedy, same prompt and token bound):
-- runtime: Parser.parse (catalogue grammar, greedy-first grammar check) with jump-forward on;
-- runtime, no jump-forward: every token sampled (the default setting);
-- runtime, no JF, free text slots: the same, without holding text slots to spans of the request
-  (runtime.span_slots off: one catalogue grammar for every request);
-- runtime, no JF, greedy intent: without the out-of-scope threshold (runtime.refuse_at 1), which
-  costs one grammar pass over the vocabulary at the intent choice;
-- unconstrained: the same decoding loop without grammar (the cost floor per token);
-- llama-cpp-python grammar: stock `create_completion(grammar=...)` with the catalogue grammar,
-  which applies the grammar to the whole vocabulary at every step;
+- runtime: Parser.parse as served (jump-forward and prompt-lookup drafts on);
+- runtime, no drafts: runtime.draft_tokens 0;
+- runtime, step by step: no jump-forward, no drafts: one model step per output token;
+- llama-cpp-python grammar: stock `create_completion(grammar=...)` with the catalogue grammar;
 - original workflow: stock `create_completion` without grammar, then the first valid JSON object
   is extracted from the text and validated.
-Prints p50/p95 latency, tokens, ms per generated token, valid-intent rate, RSS and the core count.
+Prints p50/p95 latency, output tokens, sequential model steps per request (prefill included) and
+ms per step, valid-intent rate, the runtime's p50/p95 as a share of the original workflow's, RSS
+and the core count. `--compare` parses every row of the given sets served and step by step and
+counts the answers that differ (batched evaluation changes the logits' last digits).
 Default model: runtime.model_path / the newest build/models/*.gguf, else untuned SmolLM2.
 """
 
@@ -34,6 +33,7 @@ import psutil
 
 from intentforge.catalogue import Catalogue, load_catalogue
 from intentforge.config import RuntimeConfig, load_settings
+from intentforge.data.jsonl import read_dataset
 from intentforge.errors import IntentforgeError
 from intentforge.percentile import percentile
 from intentforge.prompt import render_prompt
@@ -60,24 +60,32 @@ class Row:
     name: str
     latencies_ms: list[float] = field(default_factory=list)
     tokens: list[int] = field(default_factory=list)
+    steps: list[int] = field(default_factory=list)
     valid: int = 0
     total: int = 0
 
-    def add(self, latency_ms: float, tokens: int, valid: bool) -> None:
+    def add(self, latency_ms: float, tokens: int, steps: int, valid: bool) -> None:
         self.latencies_ms.append(latency_ms)
         self.tokens.append(tokens)
+        self.steps.append(steps)
         self.valid += valid
         self.total += 1
 
+    def p(self, q: float) -> float:
+        return percentile(self.latencies_ms, q)
+
     def line(self) -> str:
         lat = self.latencies_ms
-        p50, p95 = percentile(lat, 50), percentile(lat, 95)
-        ms_per_token = sum(lat) / max(1, sum(self.tokens))
+        ms_per_step = sum(lat) / max(1, sum(self.steps))
         return (
-            f"{self.name:<28} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  "
-            f"tokens {statistics.mean(self.tokens):5.1f}  {ms_per_token:5.1f} ms/token  "
-            f"valid {self.valid}/{self.total}"
+            f"{self.name:<28} p50 {self.p(50):7.1f} ms  p95 {self.p(95):7.1f} ms  "
+            f"tokens {statistics.mean(self.tokens):5.1f}  steps {statistics.mean(self.steps):5.1f}"
+            f"  {ms_per_step:5.1f} ms/step  valid {self.valid}/{self.total}"
         )
+
+
+# (tokens, sequential model steps, valid)
+Run = Callable[[str], tuple[int, int, bool]]
 
 
 def first_valid_json(text: str, catalogue: Catalogue) -> bool:
@@ -104,17 +112,49 @@ def model_from(arg: Path | None) -> Path:
         return Path(spec.origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
-def timed(
-    row: Row, requests: list[str], repeats: int, run: Callable[[str], tuple[int, bool]]
-) -> Row:
+def timed(row: Row, requests: list[str], repeats: int, run: Run) -> Row:
     run(requests[0])  # warm-up
     for _ in range(repeats):
         for text in requests:
             start = time.perf_counter()
-            tokens, valid = run(text)
-            row.add((time.perf_counter() - start) * 1000, tokens, valid)
+            tokens, steps, valid = run(text)
+            row.add((time.perf_counter() - start) * 1000, tokens, steps, valid)
     print(row.line(), flush=True)
     return row
+
+
+def parsing(parser: Parser, max_tokens: int) -> Run:
+    def run(text: str) -> tuple[int, int, bool]:
+        try:
+            result = parser.parse(text)
+        except IntentforgeError:
+            return max_tokens, max_tokens, False
+        return result.tokens, result.steps, True
+
+    return run
+
+
+def compare(model: Path, catalogue: Catalogue, config: RuntimeConfig, sets: list[Path]) -> None:
+    """Served answers against step-by-step answers on every row of `sets`."""
+    texts = [row["text"] for row in read_dataset(sets)]
+    answers = []
+    for update in ({}, {"jump_forward": False, "draft_tokens": 0}):
+        parser = Parser(model, catalogue, config.model_copy(update=update))
+        try:
+            answers.append([_answer(parser, text) for text in texts])
+        finally:
+            parser.close()
+    differ = [t for t, a, b in zip(texts, *answers, strict=True) if a != b]
+    print(f"\nanswers served vs step by step on {len(texts)} rows: {len(differ)} differ")
+    for text in differ[:10]:
+        print(f"  differs: {text!r}")
+
+
+def _answer(parser: Parser, text: str) -> str:
+    try:
+        return json.dumps(parser.parse(text).call.to_dict(), sort_keys=True)
+    except IntentforgeError as exc:
+        return f"error: {exc}"
 
 
 def main() -> None:
@@ -123,11 +163,12 @@ def main() -> None:
     args.add_argument("--repeats", type=int, default=3, help="passes over the request list")
     args.add_argument("--threads", type=int, default=2, help="llama.cpp threads")
     args.add_argument("--max-tokens", type=int, default=64, help="bound on generated tokens")
+    args.add_argument("--compare", type=Path, nargs="*", help="sets whose answers to compare")
     opts = args.parse_args()
 
     model = model_from(opts.model)
     catalogue = load_catalogue()
-    config = RuntimeConfig(n_threads=opts.threads, max_tokens=opts.max_tokens, jump_forward=True)
+    config = RuntimeConfig(n_threads=opts.threads, max_tokens=opts.max_tokens)
     process = psutil.Process()
     rss_before = process.memory_info().rss
     parser = Parser(model, catalogue, config)
@@ -138,57 +179,23 @@ def main() -> None:
         f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}  "
         f"requests {len(REQUESTS)} x {opts.repeats}"
     )
-
-    def runtime(text: str) -> tuple[int, bool]:
-        try:
-            return parser.parse(text).tokens, True
-        except IntentforgeError:
-            return opts.max_tokens, False
-
     print()
-    rows = [timed(Row("runtime"), REQUESTS, opts.repeats, runtime)]
+    served = timed(Row("runtime"), REQUESTS, opts.repeats, parsing(parser, opts.max_tokens))
     sampled = [parser.generate(t, grammar=True) for t in REQUESTS]
-    forced = sum(g.forced_tokens for g in sampled) / max(1, sum(g.n_tokens for g in sampled))
-
+    tokens = max(1, sum(g.n_tokens for g in sampled))
+    forced = sum(g.forced_tokens for g in sampled) / tokens
+    accepted = sum(g.accepted_tokens for g in sampled) / tokens
+    drafted = sum(g.drafted_tokens for g in sampled)
     # One model at a time: a second llama.cpp context beside an idle first one measured ~3x
     # slower per token on 2 cores (the idle context's threads still compete).
     parser.close()
-    plain_parser = Parser(model, catalogue, config.model_copy(update={"jump_forward": False}))
-
-    def no_jump(text: str) -> tuple[int, bool]:
-        try:
-            return plain_parser.parse(text).tokens, True
-        except IntentforgeError:
-            return opts.max_tokens, False
-
-    rows.append(timed(Row("runtime, no jump-forward"), REQUESTS, opts.repeats, no_jump))
-
-    def unconstrained(text: str) -> tuple[int, bool]:
-        gen = plain_parser.generate(text, grammar=False)
-        return gen.n_tokens, first_valid_json(gen.text, catalogue)
-
-    rows.append(timed(Row("unconstrained (floor)"), REQUESTS, opts.repeats, unconstrained))
-
-    def step_ms(grammar: bool) -> float:
-        """Decode + grammar time per sampled token: the per-step price of the grammar."""
-        spent = tokens = 0.0
-        for _ in range(opts.repeats):
-            for text in REQUESTS:
-                gen = plain_parser.generate(text, grammar=grammar)
-                spent += gen.timings_ms["decode_ms"] + gen.timings_ms["grammar_ms"]
-                tokens += max(0, gen.n_tokens - 1)  # the first token comes from the prefill
-        return spent / max(1.0, tokens)
-
-    steps = [step_ms(True), step_ms(False)]  # the request's grammar, as parse uses it
-    plain_parser.close()
-    free = config.model_copy(update={"jump_forward": False, "span_slots": False})
-    plain_parser = Parser(model, catalogue, free)
-    rows.append(timed(Row("runtime, no JF, free text slots"), REQUESTS, opts.repeats, no_jump))
-    plain_parser.close()
-    greedy = config.model_copy(update={"jump_forward": False, "refuse_at": 1.0})
-    plain_parser = Parser(model, catalogue, greedy)
-    rows.append(timed(Row("runtime, no JF, greedy intent"), REQUESTS, opts.repeats, no_jump))
-    plain_parser.close()
+    for name, update in (
+        ("runtime, no drafts", {"draft_tokens": 0}),
+        ("runtime, step by step", {"jump_forward": False, "draft_tokens": 0}),
+    ):
+        variant = Parser(model, catalogue, config.model_copy(update=update))
+        timed(Row(name), REQUESTS, opts.repeats, parsing(variant, opts.max_tokens))
+        variant.close()
 
     import llama_cpp
 
@@ -199,7 +206,7 @@ def main() -> None:
     )  # fmt: skip
     grammar = llama_cpp.LlamaGrammar.from_string(catalogue.grammar(), verbose=False)
 
-    def stock(text: str, *, constrained: bool) -> tuple[int, bool]:
+    def stock(text: str, *, constrained: bool) -> tuple[int, int, bool]:
         out = llm.create_completion(
             render_prompt(text),
             max_tokens=opts.max_tokens,
@@ -207,33 +214,35 @@ def main() -> None:
             grammar=grammar if constrained else None,
         )
         body = out["choices"][0]["text"]  # type: ignore[index]
-        return out["usage"]["completion_tokens"], first_valid_json(body, catalogue)  # type: ignore[index]
+        n = out["usage"]["completion_tokens"]  # type: ignore[index]
+        return n, n, first_valid_json(body, catalogue)
 
-    rows.append(
-        timed(
-            Row("llama-cpp-python grammar"),
-            REQUESTS,
-            opts.repeats,
-            lambda t: stock(t, constrained=True),
-        )
+    timed(
+        Row("llama-cpp-python grammar"),
+        REQUESTS,
+        opts.repeats,
+        lambda t: stock(t, constrained=True),
     )
-    rows.append(
-        timed(
-            Row("original workflow"), REQUESTS, opts.repeats, lambda t: stock(t, constrained=False)
-        )
+    original = timed(
+        Row("original workflow"), REQUESTS, opts.repeats, lambda t: stock(t, constrained=False)
     )
-    overhead = steps[0] / steps[1] - 1
+    llm.close()
     print()
     print(
-        "grammar overhead per sampled token (decode + grammar ms; runtime without jump-forward "
-        f"{steps[0]:.2f} ms vs unconstrained {steps[1]:.2f} ms): {overhead:+.0%}"
+        f"runtime / original workflow: p50 {served.p(50) / original.p(50):.2f}x, "
+        f"p95 {served.p(95) / original.p(95):.2f}x"
     )
-    print(f"share of output tokens appended by jump-forward: {forced:.0%}")
+    print(
+        f"output tokens appended by jump-forward {forced:.0%}, accepted from drafts "
+        f"{accepted:.0%} ({drafted} drafted)"
+    )
     print(
         f"RSS: {rss_before / 2**20:.0f} MiB before load, {rss_loaded / 2**20:.0f} MiB with one "
         f"model, {process.memory_info().rss / 2**20:.0f} MiB at the end (stock llama-cpp-python "
         "model loaded)"
     )
+    if opts.compare:
+        compare(model, catalogue, config, opts.compare)
 
 
 if __name__ == "__main__":

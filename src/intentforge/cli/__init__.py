@@ -19,6 +19,7 @@ from intentforge.cli import parse as parse_cli
 from intentforge.cli import publish as publish_cli
 from intentforge.cli import serve as serve_cli
 from intentforge.cli import voice as voice_cli
+from intentforge.cli import wyoming as wyoming_cli
 from intentforge.cli.common import ConfigOption, console, settings_from
 from intentforge.errors import IntentforgeError
 
@@ -42,6 +43,7 @@ app.command("parse")(parse_cli.parse)
 app.command("act")(act_cli.act)
 app.command("serve")(serve_cli.serve)
 app.command("voice")(voice_cli.voice)
+app.command("wyoming")(wyoming_cli.wyoming)
 data_cli.app.command("speechify")(voice_cli.speechify)
 
 config_app = typer.Typer(

@@ -20,6 +20,9 @@ from intentforge.config import Settings, load_settings
 
 console = Console(stderr=True)
 
+# Addresses only this machine reaches: anywhere else, a service that acts warns at start-up.
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
 ConfigOption = Annotated[
     Path | None,
     typer.Option(

@@ -17,6 +17,7 @@ from intentforge.cli.common import (
     settings_from,
 )
 from intentforge.errors import IntentforgeError
+from intentforge.evaluate.predictors import DEFAULT_STOP_EVERY
 
 DEFAULT_DATA = Path("data/dev")
 DEFAULT_OUT = Path("build/eval")
@@ -58,14 +59,15 @@ def evaluate(
             "with instructions and few-shot examples, JSON extracted from free text.",
         ),
     ] = False,
-    stop_rate: Annotated[
-        bool,
+    stop_every: Annotated[
+        int,
         typer.Option(
-            "--stop-rate/--no-stop-rate",
-            help="Measure the stop rate with one extra unconstrained generation per request "
-            "(GGUF models; roughly doubles the time).",
+            "--stop-every",
+            min=0,
+            help="Measure the stop rate on every N-th request, with one extra generation "
+            "without the grammar (GGUF models; 1: every request, doubling the time; 0: never).",
         ),
-    ] = True,
+    ] = DEFAULT_STOP_EVERY,
     limit: Annotated[
         int | None,
         typer.Option("--limit", min=1, help="Evaluate at most this many rows, spread evenly."),
@@ -121,7 +123,7 @@ def evaluate(
             rows,
             catalogue,
             settings,
-            measure_stop=stop_rate,
+            stop_every=stop_every,
             max_tokens=max_tokens,
             progress=progress,
         )

@@ -7,10 +7,8 @@ from pathlib import Path
 import typer
 
 from intentforge.catalogue import Catalogue
-from intentforge.cli.common import ConfigOption, console, settings_from
+from intentforge.cli.common import LOOPBACK_HOSTS, ConfigOption, console, settings_from
 from intentforge.secrets import load_secrets
-
-_LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def serve(
@@ -47,7 +45,7 @@ def serve(
         parsers = load_parsers(settings, catalogue)
     app = create_app(settings, secrets, parsers=parsers, catalogue=catalogue)
     server = settings.server
-    if secrets.api_key is None and server.host not in _LOOPBACK:
+    if secrets.api_key is None and server.host not in LOOPBACK_HOSTS:
         console.print(
             f"[yellow]warning:[/yellow] {server.host} is reachable from other machines and "
             "INTENTFORGE_API_KEY is not set: anyone there can use the API"

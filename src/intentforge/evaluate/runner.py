@@ -16,7 +16,7 @@ from intentforge.errors import IntentforgeError
 from intentforge.evaluate.adapter import AdapterPredictor
 from intentforge.evaluate.baseline import BaselinePredictor, default_base_gguf
 from intentforge.evaluate.metrics import Metrics, Prediction, compute_metrics
-from intentforge.evaluate.predictors import GGUFPredictor, Predictor
+from intentforge.evaluate.predictors import DEFAULT_STOP_EVERY, GGUFPredictor, Predictor
 
 BASELINE = "baseline"
 SET_KEY = "set"  # the row key naming the set (file or folder given to eval) a row came from
@@ -99,7 +99,7 @@ def open_predictor(
     catalogue: Catalogue,
     settings: Settings,
     *,
-    measure_stop: bool = True,
+    stop_every: int = DEFAULT_STOP_EVERY,
     max_tokens: int | None = None,
 ) -> Predictor:
     """The predictor for `model`: a .gguf file, a training run directory, or "baseline"."""
@@ -110,7 +110,7 @@ def open_predictor(
     if path.is_file() and path.suffix == ".gguf":
         if max_tokens is not None:
             runtime = runtime.model_copy(update={"max_tokens": max_tokens})
-        return GGUFPredictor(path, catalogue, runtime, measure_stop=measure_stop)
+        return GGUFPredictor(path, catalogue, runtime, stop_every=stop_every)
     if path.is_dir():
         return AdapterPredictor(
             path, catalogue, runtime, cache_dir=settings.train.cache_dir, max_tokens=max_tokens
@@ -151,7 +151,7 @@ def evaluate_models(
     catalogue: Catalogue,
     settings: Settings,
     *,
-    measure_stop: bool = True,
+    stop_every: int = DEFAULT_STOP_EVERY,
     max_tokens: int | None = None,
     progress: Any = None,
 ) -> list[ModelResult]:
@@ -160,7 +160,7 @@ def evaluate_models(
     results = []
     for model in models:
         predictor = open_predictor(
-            model, catalogue, settings, measure_stop=measure_stop, max_tokens=max_tokens
+            model, catalogue, settings, stop_every=stop_every, max_tokens=max_tokens
         )
         try:
             task = None

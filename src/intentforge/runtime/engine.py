@@ -12,9 +12,9 @@ the features are pieces of that loop, each in its own module:
 Completion is known from the grammar (only end-of-turn is left), so the end-of-turn token is
 never sampled; `check_eos` still asks the model, for evaluation of stop behaviour.
 
-Choosing a token needs only the logits at one position and the answer so far, so a step that
-drafts several tokens and verifies them in one batched evaluation fits between `_step_logits`
-and `_append`: choose at each drafted position, keep the draft while it agrees.
+- draft.py: inside a span copied from the request, the request's next tokens are drafted and
+  verified in one batched evaluation (prompt lookup): the model chooses at each drafted position
+  as it would have step by step, and the draft is kept while it agrees.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from intentforge.errors import IntentforgeError
 from intentforge.prompt import prompt_token_ids
 from intentforge.runtime.abstain import Abstain, choice_share
 from intentforge.runtime.constraint import Candidates, Constraint
+from intentforge.runtime.draft import PromptLookup
 from intentforge.runtime.jump_forward import JumpForward
 from intentforge.runtime.kv_cache import KVCache
 
@@ -56,6 +57,10 @@ class Generation:
     latency_ms: float
     prompt_tokens: int = 0
     forced_tokens: int = 0  # of n_tokens, appended by jump-forward without sampling
+    # Batched evaluations of the model (prefill included): the sequential steps the answer took.
+    steps: int = 0
+    drafted_tokens: int = 0  # proposed by prompt lookup
+    accepted_tokens: int = 0  # of drafted_tokens, the model's own choice too
     # Tokens (end-of-turn included) where the grammar overrode the model's greedy choice; with
     # none and nothing forced, generation without the grammar would have been identical.
     corrected_tokens: int = 0
@@ -75,6 +80,9 @@ class _Decoding:
     n_generated: int = 0
     n_forced: int = 0
     n_corrected: int = 0
+    n_steps: int = 0
+    n_drafted: int = 0
+    n_accepted: int = 0
     stopped: bool = False
     prefilled: bool = False
     abstain_share: float | None = None
@@ -105,6 +113,9 @@ class _Decoding:
             latency_ms=latency_ms,
             prompt_tokens=len(self.prompt),
             forced_tokens=self.n_forced,
+            steps=self.n_steps,
+            drafted_tokens=self.n_drafted,
+            accepted_tokens=self.n_accepted,
             corrected_tokens=self.n_corrected,
             timings_ms={k: round(v, 2) for k, v in self.timings_ms.items()},
             abstain_share=self.abstain_share,
@@ -169,6 +180,10 @@ class Engine:
         self._grammar: Constraint | None = self._compile(grammar)
         eog = {t for t in range(self.n_vocab) if llama_cpp.llama_vocab_is_eog(self._vocab, t)}
         self._jump = JumpForward(self._llm, eog)
+        is_control = llama_cpp.llama_vocab_is_control
+        markers = {t for t in range(self.n_vocab) if is_control(self._vocab, t)}
+        self._lookup = PromptLookup(self._llm, eog | markers, config.draft_tokens)
+        self._n_batch = config.n_batch
 
     def close(self) -> None:
         if self._grammar is not None:
@@ -251,6 +266,11 @@ class Engine:
                 break
             if cancel is not None and cancel.is_set():
                 raise Cancelled("generation cancelled: the request timed out")
+            draft = self._draft(run, constraint, max_tokens)
+            if draft:
+                if self._verify(run, draft, constraint, abstain, max_tokens):
+                    break
+                continue
             logits = self._step_logits(run)
             token = self._choose(run, logits, constraint, abstain)
             if self._lib.llama_vocab_is_eog(self._vocab, token):
@@ -262,7 +282,7 @@ class Engine:
     def _jump_forward(self, run: _Decoding, constraint: Constraint) -> bool:
         """Append the text the grammar fixes from here; whether the grammar is then done."""
         with run.timed("grammar_ms"):
-            forced, done = self._jump.forced_text(constraint)
+            forced, done = self._jump.forced_text(constraint, bytes(run.out))
         if forced:
             run.out += forced
             # Counted as tokenized alone: joined to the answer, a forced ',' can merge into the
@@ -281,10 +301,55 @@ class Engine:
         best = int(np.argmax(self._cache.logits()))
         return bool(self._lib.llama_vocab_is_eog(self._vocab, best))
 
+    def _draft(self, run: _Decoding, constraint: Constraint | None, max_tokens: int) -> list[int]:
+        """Tokens of the request that may come next (prompt lookup), once the model is writing."""
+        if constraint is None or not run.prefilled or not run.pending:
+            return []
+        room = min(max_tokens - run.n_generated - 1, self._n_batch - len(run.pending))
+        return self._lookup.draft(run.prompt, run.pending[-1])[: max(0, room)]
+
+    def _verify(
+        self,
+        run: _Decoding,
+        draft: list[int],
+        constraint: Constraint,
+        abstain: Abstain | None,
+        max_tokens: int,
+    ) -> bool:
+        """Evaluate the pending tokens and `draft` in one batch, then choose at each drafted
+        position exactly as a step would, keeping the draft while it agrees; the first own choice
+        ends it. Whether that choice was end-of-turn."""
+        base = self._cache.n_tokens
+        rows = self._cache.evaluate_each(run.pending + draft, run.timings_ms, "decode_ms")
+        run.n_steps += 1
+        run.n_drafted += len(draft)
+        first = len(run.pending) - 1
+        for i, logits in enumerate(rows[first:]):
+            evaluated = base + first + 1 + i  # the pending tokens and draft[:i]
+            token = self._choose(run, logits, constraint, abstain)
+            if self._lib.llama_vocab_is_eog(self._vocab, token):
+                self._cache.keep(evaluated)
+                run.stopped = True
+                return True
+            self._append(run, token, constraint)
+            if i == len(draft) or token != draft[i]:
+                self._cache.keep(evaluated)  # the choice is pending
+                return False
+            run.n_accepted += 1
+            if run.n_generated >= max_tokens or (
+                self.jump_forward and self._jump.fixes_next(constraint, bytes(run.out))
+            ):
+                # The token stays pending: the logits after it are not the batch's last.
+                self._cache.keep(evaluated)
+                return False
+            run.pending = []
+        return False  # not reached: the last row is past the draft
+
     def _step_logits(self, run: _Decoding) -> np.ndarray:
         """Evaluate the pending tokens; the logits for the next one."""
         self._evaluate(run)
         run.prefilled = True
+        run.n_steps += 1
         return self._cache.logits()
 
     def _evaluate(self, run: _Decoding) -> None:

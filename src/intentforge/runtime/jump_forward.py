@@ -34,36 +34,62 @@ class JumpForward:
         """`text` tokenized alone, as plain text."""
         return list(self._llm.tokenize(text, add_bos=False, special=False))
 
-    def forced_text(self, constraint: Constraint) -> tuple[bytes, bool]:
-        """Text the grammar allows in exactly one way from here, accepted into `constraint`, and
-        whether the grammar is done.
+    def forced_text(self, constraint: Constraint, answer: bytes) -> tuple[bytes, bool]:
+        """Text the grammar allows in exactly one way after `answer`, accepted into `constraint`,
+        and whether the grammar is done.
 
-        Short of the grammar's end, the text stops before its last run of letters (or digits, or
-        punctuation): '","pr' would leave the model a token 'pr' it never saw in training, where
-        '","priority":' came as '","', 'priority', '":'; the model writes that run itself.
+        Short of the grammar's end, the text stops where a token of training could end: when the
+        next byte the grammar admits would join its last run into one token (letters after
+        '","pr', which could be 'priority' or 'project'), that run is left to the model, which
+        saw '","', 'priority', '":' in training and never a lone 'pr'. After '"content":"' no
+        admitted byte joins the quotes, so the model starts with the value itself.
         """
-        probe = constraint.clone()
-        try:
-            forced, done = self._walk(probe)
-        finally:
-            probe.free()
-        if not done:
-            forced = without_last_run(forced)
+        forced, done = self._lookahead(constraint, answer)
         for byte in forced:
             constraint.accept(self._token_of_byte[byte])
         return forced, done
 
-    def _walk(self, constraint: Constraint) -> tuple[bytes, bool]:
+    def fixes_next(self, constraint: Constraint, answer: bytes) -> bool:
+        """Whether `forced_text` would append anything (or end the answer) from here."""
+        forced, done = self._lookahead(constraint, answer)
+        return done or bool(forced)
+
+    def _lookahead(self, constraint: Constraint, answer: bytes) -> tuple[bytes, bool]:
+        probe = constraint.clone()
+        try:
+            forced, done, following = self._walk(probe)
+        finally:
+            probe.free()
+        if forced and not done and not self._ends_a_token(answer + forced, following):
+            forced = without_last_run(forced)
+        return forced, done
+
+    def _ends_a_token(self, text: bytes, following: list[int]) -> bool:
+        """Whether no byte of `following` merges into the last token of `text`."""
+        start = max(0, len(text) - 16)
+        while start < len(text) and 0x80 <= text[start] < 0xC0:  # not inside a character
+            start += 1
+        tail = text[start:]
+        ids = self.tokens(tail)
+        for byte in following:
+            nxt = "é".encode() if byte >= 0x80 else bytes([byte])
+            if self.tokens(tail + nxt)[: len(ids)] != ids:
+                return False
+        return True
+
+    def _walk(self, constraint: Constraint) -> tuple[bytes, bool, list[int]]:
+        """The forced bytes, whether the grammar is done, and the bytes it admits after them."""
         forced = bytearray()
         while True:
             allowed = self._probe.ids[constraint.admits(self._probe)]
+            following = [self._byte_of[int(t)] for t in allowed if int(t) in self._byte_of]
             if len(allowed) == 0:
-                return bytes(forced), False
+                return bytes(forced), False, following
             if len(allowed) > 1 or int(allowed[0]) not in self._byte_of:
-                return bytes(forced), all(int(t) in self._eog for t in allowed)
+                return bytes(forced), all(int(t) in self._eog for t in allowed), following
             byte = self._byte_of[int(allowed[0])]
             if byte >= 0x80:  # a lone UTF-8 lead byte: let the model pick the whole character
-                return bytes(forced), False
+                return bytes(forced), False, following
             constraint.accept(int(allowed[0]))
             forced.append(byte)
 

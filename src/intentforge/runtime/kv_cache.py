@@ -41,6 +41,30 @@ class KVCache:
         self._llm.eval(tokens)
         timings_ms[key] += (time.perf_counter() - t0) * 1000
 
+    def evaluate_each(
+        self, tokens: list[int], timings_ms: dict[str, float], key: str
+    ) -> np.ndarray:
+        """Evaluate `tokens` (at most one batch) in one llama.cpp call, keeping the logits after
+        each of them: row i predicts the token after tokens[i] (a copy)."""
+        llm = self._llm
+        t0 = time.perf_counter()
+        n_past = int(llm.n_tokens)
+        llm._ctx.kv_cache_seq_rm(-1, n_past, -1)
+        llm._batch.set_batch(batch=tokens, n_past=n_past, logits_all=True)
+        llm._ctx.decode(llm._batch)
+        llm.input_ids[n_past : n_past + len(tokens)] = tokens
+        llm.n_tokens = n_past + len(tokens)
+        rows = np.empty((len(tokens), self._n_vocab), dtype=np.float32)
+        for i in range(len(tokens)):
+            ptr = self._lib.llama_get_logits_ith(self._ctx, i)
+            rows[i] = np.ctypeslib.as_array(ptr, shape=(self._n_vocab,))
+        timings_ms[key] += (time.perf_counter() - t0) * 1000
+        return rows
+
+    def keep(self, n_tokens: int) -> None:
+        """Forget what was evaluated after the first `n_tokens` (a rejected draft)."""
+        self._llm.n_tokens = n_tokens
+
     def logits(self) -> np.ndarray:
         """The next-token logits after the last evaluated token (a view, valid until the next
         evaluation)."""

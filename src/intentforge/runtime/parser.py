@@ -44,6 +44,7 @@ class ParseResult:
     timings_ms: dict[str, float]
     tokens: int
     prompt_tokens: int = 0
+    steps: int = 0  # sequential evaluations of the model (prefill included): what latency is
     timezone: str = "UTC"
     # True when the grammar never overrode the model: the model alone would have said the same.
     unconstrained: bool = False
@@ -60,7 +61,11 @@ class ParseResult:
             "resolved": self.resolved,
             "timezone": self.timezone,
             "raw": self.raw,
-            "tokens": {"prompt": self.prompt_tokens, "generated": self.tokens},
+            "tokens": {
+                "prompt": self.prompt_tokens,
+                "generated": self.tokens,
+                "steps": self.steps,
+            },
             "timings_ms": self.timings_ms,
         }
 
@@ -198,6 +203,7 @@ class Parser:
             timings_ms={k: round(v, 2) for k, v in timings.items()},
             tokens=gen.n_tokens,
             prompt_tokens=gen.prompt_tokens,
+            steps=gen.steps,
             timezone=tz,
             unconstrained=gen.corrected_tokens == 0 and gen.forced_tokens == 0,
             missing=self.catalogue.missing(answer.call),

@@ -1,4 +1,5 @@
-"""The HTTP API over the runtime: FastAPI app, worker pool with backpressure, metrics, web page."""
+"""The services over the runtime: the HTTP API (FastAPI app, worker pool with backpressure,
+metrics, web page) and the Wyoming service Home Assistant talks to (server/wyoming.py)."""
 
 from intentforge.server.app import create_app, load_parsers
 from intentforge.server.pool import ParserPool, RequestTimeout, ServerBusy

@@ -75,7 +75,9 @@ class ParseResponse(BaseModel):
     question: str | None = question_out()
     conversation_id: str | None = conversation_id_out()
     raw: str = Field(description="The model's output text.")
-    tokens: dict[str, int] = Field(description="{prompt, generated} token counts.")
+    tokens: dict[str, int] = Field(
+        description="{prompt, generated} token counts, and the sequential model steps taken."
+    )
     timings_ms: dict[str, float] = Field(description="Per-stage latency in milliseconds.")
 
 

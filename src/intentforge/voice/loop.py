@@ -2,7 +2,8 @@
 
 The stages are handed in (a transcriber, a parse function, an act function, a speaker), so the CLI,
 the server's /v1/voice and the tests share this one sequence while each supplies its own parser
-and runner.
+and runner. Its text part, `answer` (parse, then act), is also what the Wyoming service runs on a
+transcript from Home Assistant.
 Microphone capture lives here too: an energy endpointer decides when an utterance starts and ends.
 """
 
@@ -13,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 
@@ -59,6 +60,54 @@ class Acted(Protocol):
 # (text, conversation_id): the conversation_id of the turn whose question the text answers.
 ParseFn = Callable[[str, str | None], Parsed]
 ActFn = Callable[[Any, Mapping[str, Any]], Acted]
+P = TypeVar("P", bound=Parsed)
+A = TypeVar("A", bound=Acted)
+
+
+class Stages:
+    """Times the stages of one turn into `timings_ms`; `on_stage(name, ms)` hears each as it
+    ends, so a caller can record it even when a later stage fails."""
+
+    def __init__(self, on_stage: Callable[[str, float], None] | None = None) -> None:
+        self.timings_ms: dict[str, float] = {}
+        self.on_stage = on_stage
+
+    def run(self, stage: str, work: Callable[..., T], *args: Any) -> T:
+        started = time.perf_counter()
+        value = work(*args)
+        self.record(stage, _ms_since(started))
+        return value
+
+    def record(self, stage: str, ms: float) -> None:
+        self.timings_ms[stage] = ms
+        if self.on_stage is not None:
+            self.on_stage(stage, ms)
+
+
+@dataclass
+class Answered(Generic[P, A]):
+    """A request carried through parse and act: what was understood and what came of it."""
+
+    parsed: P
+    outcome: A
+
+    @property
+    def reply(self) -> str:
+        """The one sentence to speak back."""
+        return self.outcome.reply
+
+
+def answer(
+    text: str, parse: Callable[[str], P], act: Callable[[Any, Mapping[str, Any]], A], stages: Stages
+) -> Answered[P, A]:
+    """The turn after speech-to-text: parse the request, act on it, say what came of it.
+
+    The one place where a parse becomes an action and its reply: the voice pipeline runs it on
+    what it heard, the Wyoming service on the transcript Home Assistant sends.
+    """
+    parsed = stages.run("parse", parse, text)
+    outcome = stages.run("act", act, parsed.call, parsed.resolved)
+    return Answered(parsed, outcome)
 
 
 @dataclass
@@ -105,7 +154,7 @@ class VoicePipeline:
 
     The one voice turn: `intentforge voice` hands in a Parser and an ActionRunner, the server its
     worker pool (so the queue bound covers voice too) and the app's runner. `on_stage(name, ms)`
-    hears each stage as it ends, so a caller can record it even when a later stage fails.
+    hears each stage as it ends (see Stages).
     """
 
     def __init__(
@@ -134,23 +183,26 @@ class VoicePipeline:
         and NoSpeechError when nothing was said, before the parser sees anything.
         """
         started = time.perf_counter()
-        timings: dict[str, float] = {}
-        audio = self._timed(timings, "decode", decode_audio, data, self.max_audio_s)
+        stages = Stages(self.on_stage)
+        audio = stages.run("decode", decode_audio, data, self.max_audio_s)
         heard = self.transcriber.transcribe(audio)
-        self._record(timings, "stt", heard.latency_ms)
+        stages.record("stt", heard.latency_ms)
         if not heard.text:
             raise NoSpeechError()
-        parsed = self._timed(timings, "parse", self.parse, heard.text, conversation_id)
-        outcome = self._timed(timings, "act", self.act, parsed.call, parsed.resolved)
-        reply_wav = self._timed(timings, "tts", self.speaker.speak, outcome.reply)
+        answered = answer(
+            heard.text, lambda said: self.parse(said, conversation_id), self.act, stages
+        )
+        parsed = answered.parsed
+        reply_wav = stages.run("tts", self.speaker.speak, answered.reply)
+        timings = stages.timings_ms
         timings["total"] = _ms_since(started)
         log.info("voice turn: %s", " ".join(f"{k}={v:.0f}ms" for k, v in timings.items()))
         return VoiceTurn(
             transcript=heard.text,
-            intent=_call_dict(parsed.call),
-            resolved=dict(parsed.resolved),
-            result=outcome.model_dump(mode="json"),
-            reply=outcome.reply,
+            intent=_call_dict(answered.parsed.call),
+            resolved=dict(answered.parsed.resolved),
+            result=answered.outcome.model_dump(mode="json"),
+            reply=answered.reply,
             reply_wav=reply_wav,
             audio_s=audio.duration_s,
             timings_ms=timings,
@@ -158,19 +210,6 @@ class VoicePipeline:
             question=parsed.question,
             conversation_id=parsed.conversation_id,
         )
-
-    def _timed(
-        self, timings: dict[str, float], stage: str, work: Callable[..., T], *args: Any
-    ) -> T:
-        started = time.perf_counter()
-        value = work(*args)
-        self._record(timings, stage, _ms_since(started))
-        return value
-
-    def _record(self, timings: dict[str, float], stage: str, ms: float) -> None:
-        timings[stage] = ms
-        if self.on_stage is not None:
-            self.on_stage(stage, ms)
 
 
 def _call_dict(call: Any) -> dict[str, Any]:
