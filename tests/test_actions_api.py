@@ -112,13 +112,66 @@ def test_email_confirmation_over_the_api(tmp_path, smtp_server):
     assert smtp_server.password not in sent.text + str(asked)
 
 
+def test_an_email_without_a_recipient_asks_and_the_answer_sends_it(
+    tmp_path, smtp_server, asking_parser
+):
+    contacts = tmp_path / "contacts.yaml"
+    contacts.write_text("Mum: {email: mum@example.com, aliases: [mom]}\n")
+    settings = {
+        "smtp_host": "127.0.0.1",
+        "smtp_port": smtp_server.port,
+        "smtp_user": smtp_server.user,
+        "smtp_ca_file": str(smtp_server.cert),
+        "contacts_file": str(contacts),
+    }
+    client = make_client(
+        tmp_path, settings, parsers=[asking_parser], smtp_password=smtp_server.password
+    )
+    first = client.post("/v1/act", json={"text": "send an email about the party"}, headers=AUTH)
+    asked = first.json()
+    assert first.status_code == 200, first.text
+    assert (asked["intent"], asked["parameters"]) == ("send_email", {"subject": "the party"})
+    assert (asked["missing"], asked["question"]) == (["to"], "Who should I send it to?")
+    assert asked["result"]["status"] == "needs_clarification"
+    assert asked["result"]["reply"] == "Who should I send it to?"
+    assert asked["result"]["error"] == "missing_slot"
+
+    answer = {"text": "to my mom", "conversation_id": asked["conversation_id"]}
+    second = client.post("/v1/act", json=answer, headers=AUTH).json()
+    assert second["parameters"] == {"to": "my mom", "subject": "the party"}
+    assert (second["missing"], second["conversation_id"]) == ([], None)
+    assert second["result"]["status"] == "needs_confirmation"  # e-mail asks before sending
+    sent = client.post(
+        "/v1/act", json={"confirm": second["result"]["confirmation_token"]}, headers=AUTH
+    )
+    assert sent.json()["result"]["reply"] == "Sent the e-mail to Mum."
+    assert len(smtp_server.messages) == 1
+    expired = client.post("/v1/act", json=answer, headers=AUTH)
+    assert expired.status_code == 410
+    assert expired.json()["error"]["type"] == "conversation_expired"
+
+
+def test_an_intent_missing_a_slot_gets_the_question_without_acting(tmp_path, todoist_server):
+    client = make_client(tmp_path, {"todoist_base_url": todoist_server.base_url})
+    call = {"intent": "add_task", "parameters": {"due": "tomorrow"}}
+    body = client.post("/v1/act", json={"intent": call}, headers=AUTH).json()
+    assert (body["missing"], body["question"], body["conversation_id"]) == (
+        ["content"],
+        "What should I add?",
+        None,
+    )
+    assert body["result"]["status"] == "needs_clarification"
+    assert todoist_server.requests == []
+
+
 @pytest.mark.parametrize(
     ("body", "status"),
     [
         ({"text": "hi", "intent": {"intent": "none"}}, 422),
         ({}, 422),
         ({"intent": {"intent": "fly_to_the_moon", "parameters": {}}}, 400),
-        ({"intent": {"intent": "add_task", "parameters": {}}}, 400),
+        ({"intent": {"intent": "add_task", "parameters": {"priority": 9}}}, 400),
+        ({"intent": {"intent": "none"}, "conversation_id": "abc"}, 422),
     ],
 )
 def test_bad_requests_are_refused(tmp_path, body, status):

@@ -140,6 +140,28 @@ def test_invalid_call_is_refused_before_acting(tmp_path, todoist_server):
     assert todoist_server.requests == []
 
 
+def test_a_call_missing_a_required_slot_is_asked_about_and_never_run(tmp_path, todoist_server):
+    settings = settings_for(tmp_path, todoist_server, dry_run=False)
+    with ActionRunner(settings, token(todoist_server)) as runner:
+        task = runner.act({"intent": "add_task", "parameters": {"due": "tomorrow"}})
+        email = runner.act(
+            {"intent": "send_email", "parameters": {"subject": "the party"}}, idempotency_key="k"
+        )
+        # The key was not spent on the question: the completed call runs under it.
+        done = runner.act(BUY_MILK, idempotency_key="k")
+    assert task.status == ActionStatus.NEEDS_CLARIFICATION
+    assert (task.reply, task.error, task.data) == (
+        "What should I add?",
+        "missing_slot",
+        {"missing": ["content"]},
+    )
+    assert (task.intent, task.action) == ("add_task", "todoist")
+    assert email.status == ActionStatus.NEEDS_CLARIFICATION
+    assert email.reply == "Who should I send it to?" and email.action == "smtp"
+    assert done.status == ActionStatus.DONE
+    assert len(todoist_server.requests) == 1  # only the complete task reached Todoist
+
+
 def test_user_intent_with_its_own_executor(tmp_path, todoist_server, monkeypatch):
     package = tmp_path / "lights_plugin.py"
     package.write_text(

@@ -11,8 +11,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from pydantic import create_model
 
-from intentforge.catalogue import BUILTIN_INTENTS, IntentCall, load_catalogue
+from intentforge.catalogue import BUILTIN_INTENTS, Intent, IntentCall, load_catalogue
 from intentforge.catalogue.loading import intents_from_yaml
 from intentforge.errors import IntentforgeError
 
@@ -30,13 +31,18 @@ def test_builtin_catalogue_has_the_four_intents_with_none_last(catalogue):
     assert catalogue["get_weather"].required_slots == ()
 
 
-def test_json_schema_has_one_variant_per_intent_with_required_slots(catalogue):
+def test_json_schema_has_one_variant_per_intent_whose_required_slots_carry_their_question(
+    catalogue,
+):
     schema = catalogue.json_schema()
     variants = {v["title"]: v for v in schema["oneOf"]}
     assert set(variants) == set(catalogue.names)
     add_task = variants["add_task"]["properties"]
     assert add_task["intent"] == {"const": "add_task"}
-    assert add_task["parameters"]["required"] == ["content"]
+    # A call may leave a required slot out to ask for it: not `required`, but asked about.
+    assert "required" not in add_task["parameters"]
+    assert add_task["parameters"]["properties"]["content"]["x-question"] == "What should I add?"
+    assert "x-question" not in add_task["parameters"]["properties"]["due"]
     assert add_task["parameters"]["additionalProperties"] is False
     priority = add_task["parameters"]["properties"]["priority"]["anyOf"][0]
     assert (priority["minimum"], priority["maximum"]) == (1, 4)
@@ -136,9 +142,60 @@ def test_grammar_admits_exactly_the_canonical_renderings(user_catalogue, llama_v
         '{"intent":"play_music","parameters":{}}',  # unknown intent
         '{"intent":"set_thermostat","parameters":{"temperature":21,"mode":"turbo"}}',  # enum
         '{"intent":"add_task","parameters":{"content":"x"}',  # unfinished
+        '{"intent":"send_email","parameters":{"subject":"x","to":"anna"}}',  # order, still
     ):
         assert not _llama_cpp_admits(llama_vocab, model, grammar, wrong), wrong
+    # A required slot the request did not say is left out, to be asked for, never invented.
+    for asking in (
+        '{"intent":"send_email","parameters":{}}',
+        '{"intent":"send_email","parameters":{"subject":"the party"}}',
+        '{"intent":"add_task","parameters":{"due":"tomorrow"}}',
+        '{"intent":"set_thermostat","parameters":{"room":"kitchen"}}',
+    ):
+        assert _llama_cpp_admits(llama_vocab, model, grammar, asking), asking
     model.close()
+
+
+def test_a_call_without_a_required_slot_is_valid_but_missing_it_with_its_question(
+    catalogue, user_catalogue
+):
+    email = catalogue.validate('{"intent":"send_email","parameters":{"subject":"the party"}}')
+    assert email == IntentCall("send_email", {"subject": "the party"})
+    assert catalogue.missing(email) == ("to",)
+    assert catalogue.question(email) == "Who should I send it to?"
+    task = catalogue.validate(
+        {"intent": "add_task", "parameters": {"content": None, "priority": 2}}
+    )
+    assert (catalogue.missing(task), catalogue.question(task)) == (
+        ("content",),
+        "What should I add?",
+    )
+    complete = catalogue.validate({"intent": "send_email", "parameters": {"to": "anna"}})
+    assert (catalogue.missing(complete), catalogue.question(complete)) == ((), None)
+    assert catalogue.missing(catalogue.validate({"intent": "get_weather"})) == ()
+    # The other slots keep their rules; the rendering stays canonical, without the slot.
+    with pytest.raises(IntentforgeError, match="priority"):
+        catalogue.validate({"intent": "add_task", "parameters": {"priority": 9}})
+    assert catalogue.render(email) == '{"intent":"send_email","parameters":{"subject":"the party"}}'
+    # A slot that declares no question gets a plain one.
+    fan = Intent(
+        name="set_fan",
+        description="Set the fan speed.",
+        parameters=create_model("Fan", fan_speed=(int, ...)),
+    )
+    assert fan.question("fan_speed") == "What fan speed would you like?"
+    asked = user_catalogue.validate({"intent": "set_thermostat", "parameters": {"mode": "eco"}})
+    assert user_catalogue.question(asked) == "What temperature should I set?"
+
+
+def test_only_a_required_slot_takes_a_question():
+    with pytest.raises(IntentforgeError, match="not a required slot"):
+        Intent(
+            name="play",
+            description="Play a song.",
+            parameters=create_model("Play", title=(str, ...), artist=(str | None, None)),
+            questions={"artist": "Who by?"},
+        )
 
 
 def test_validate_accepts_any_key_order_whitespace_and_nulls(catalogue):
@@ -158,7 +215,6 @@ def test_validate_accepts_any_key_order_whitespace_and_nulls(catalogue):
         ('{"intent": "add_task", "parameters": {"content": "x"}', "not valid JSON"),
         ("[1, 2]", "must be a JSON object"),
         ('{"intent": "play_music", "parameters": {}}', "unknown intent 'play_music'"),
-        ('{"intent": "add_task", "parameters": {}}', "invalid add_task parameter content"),
         ('{"intent": "add_task", "parameters": {"content": "x", "priority": 5}}', "priority"),
         ('{"intent": "add_task", "parameters": {"content": "x", "colour": "red"}}', "colour"),
         ('{"intent": "none", "parameters": {}, "confidence": 0.9}', "unexpected keys"),
@@ -201,7 +257,8 @@ def test_user_intent_from_yaml_gets_schema_grammar_and_validation(user_catalogue
     assert intent.slot_rate("room") == 0.3  # from the file
     assert intent.slot_rate("mode") == 0.5  # the default
     variants = {v["title"]: v for v in user_catalogue.json_schema()["oneOf"]}
-    assert variants["set_thermostat"]["properties"]["parameters"]["required"] == ["temperature"]
+    slots = variants["set_thermostat"]["properties"]["parameters"]["properties"]
+    assert slots["temperature"]["x-question"] == "What temperature should I set?"  # the file's
     grammar = user_catalogue.grammar()
     assert '("\\"heat\\"" | "\\"eco\\"")' in grammar
     assert '"10" | "11"' in grammar
@@ -235,6 +292,11 @@ def test_user_intent_from_yaml_gets_schema_grammar_and_validation(user_catalogue
         ("intents: [{name: x, parameters: {a: {enum: []}}}]", "enum of slot x.a must be"),
         ("intents: [{name: x, parameters: {a: {rate: 1.5}}}]", "rate of slot x.a must be"),
         ("intents: [{name: x, parameters: {a: {rate: often}}}]", "rate of slot x.a must be"),
+        ("intents: [{name: x, parameters: {a: {question: 'Which?'}}}]", "not a required slot"),
+        (
+            "intents: [{name: x, parameters: {a: {required: true, question: ' '}}}]",
+            "question of slot x.a must be a sentence",
+        ),
     ],
 )
 def test_bad_yaml_intents_are_one_line_errors_naming_the_file(tmp_path, yaml_text, message):
@@ -406,6 +468,7 @@ def test_fingerprint_changes_with_every_field_of_an_intent(catalogue):
         "slot_values": {**task.slot_values, "content": ("wash the car",)},
         "slot_rates": {**task.slot_rates, "due": 0.9},
         "spoken": {"priority": {**task.spoken["priority"], "pronto": 1}},
+        "questions": {"content": "What's the task?"},
         "parameters": create_model("AddTask", __base__=task.parameters, note=(str | None, None)),
     }
     seen = {catalogue.fingerprint()}

@@ -168,7 +168,7 @@ def test_validate_row_canonicalises_parameters(catalogue):
     ("change", "message"),
     [
         ({"intent": "play_music"}, "unknown intent"),
-        ({"parameters": {"due": "tomorrow"}}, "content"),
+        ({"parameters": {"content": "", "due": "tomorrow"}}, "content"),
         ({"parameters": {"content": "x", "priority": 9}}, "priority"),
         ({"source": "web"}, "source 'web' is not one of"),
         ({"text": "  "}, "text must be a non-empty string"),
@@ -180,6 +180,14 @@ def test_invalid_rows_are_rejected_with_file_and_line(tmp_path, catalogue, chang
     write_jsonl(path, [GOOD, {**GOOD, **change}])
     with pytest.raises(IntentforgeError, match=f"rows.jsonl:2: .*{message}"):
         read_dataset(path, catalogue)
+
+
+def test_a_row_that_leaves_a_required_slot_out_is_read_as_asking_for_it(tmp_path, catalogue):
+    path = tmp_path / "rows.jsonl"
+    asking = {**GOOD, "text": "remind me tomorrow", "parameters": {"due": "tomorrow"}}
+    write_jsonl(path, [GOOD, asking])
+    rows = read_dataset(path, catalogue)
+    assert rows[1]["parameters"] == {"due": "tomorrow"}
 
 
 def test_a_row_without_required_keys_says_which(catalogue):

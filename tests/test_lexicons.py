@@ -59,10 +59,15 @@ def test_every_builtin_intent_has_at_least_forty_phrasings_over_its_own_slots(in
     assert phrasings is not None
     templates = phrasings["imperative"] + phrasings["plain"]
     assert len(templates) >= 40 and len(set(templates)) == len(templates)
+    asking = []
     for template in templates:
         slots = {m[1] for m in _PLACEHOLDER.finditer(template)}
         assert slots <= set(intent.slots), template
-        assert set(intent.required_slots) <= slots, template
+        if not set(intent.required_slots) <= slots:
+            asking.append(template)  # "send an email": the runtime asks for the recipient
+    # A few phrasings leave a required slot out; most say it.
+    assert len(asking) <= 0.2 * len(templates)
+    assert bool(asking) == bool(intent.required_slots)
 
 
 def test_out_of_scope_topics_are_many_and_fillable():

@@ -130,3 +130,50 @@ def test_chat_before_the_model_is_loaded_is_503_with_retry_after() -> None:
     assert response.status_code == 503, response.text
     assert int(response.headers["Retry-After"]) >= 1
     assert response.json()["error"]["message"] == "model still loading; retry shortly"
+
+
+def test_a_missing_slot_is_asked_in_words_and_the_next_message_completes_the_tool_call(
+    asking_parser: Parser, tools: list[dict]
+) -> None:
+    app = create_app(load_settings(None, {}), Secrets(api_key=API_KEY), parsers=[asking_parser])
+    api = ApiServer(app).start()
+    try:
+        chat = openai.OpenAI(base_url=f"{api.url}/v1", api_key=API_KEY, max_retries=0, timeout=60)
+        history: list[dict] = [
+            {"role": "system", "content": "You are a helpful assistant."},
+            {"role": "user", "content": "send an email about the party"},
+        ]
+        asked = chat.chat.completions.create(model="x", messages=history, tools=tools)  # type: ignore[arg-type]
+        choice = asked.choices[0]
+        assert choice.finish_reason == "stop" and not choice.message.tool_calls
+        assert choice.message.content == "Who should I send it to?"  # never an invented `to`
+
+        history += [{"role": "assistant", "content": choice.message.content}]
+        history += [{"role": "user", "content": "to anna"}]
+        done = chat.chat.completions.create(model="x", messages=history, tools=tools)  # type: ignore[arg-type]
+        call = done.choices[0].message.tool_calls[0]
+        assert done.choices[0].finish_reason == "tool_calls"
+        assert call.function.name == "send_email"
+        assert json.loads(call.function.arguments) == {"to": "anna", "subject": "the party"}
+    finally:
+        api.stop()
+
+
+def test_only_our_own_question_makes_the_next_message_an_answer() -> None:
+    from intentforge.server.openai_compat import _turns
+    from intentforge.server.schemas import ChatMessage
+
+    asked = "Who should I send it to?"
+
+    def chat(*said: tuple[str, object]) -> list[ChatMessage]:
+        return [ChatMessage(role=role, content=content) for role, content in said]  # type: ignore[arg-type]
+
+    history = chat(("user", "send an email"), ("assistant", asked), ("user", "to anna"))
+    assert _turns(history, {asked}) == [(None, "send an email"), (asked, "to anna")]
+    # Another assistant's words, parts instead of text, or no request before: a new request.
+    for other in (
+        chat(("user", "hi"), ("assistant", "Hello! How can I help?"), ("user", "to anna")),
+        chat(("user", "hi"), ("assistant", [{"type": "text", "text": asked}]), ("user", "anna")),
+        chat(("system", "be brief"), ("assistant", asked), ("user", "to anna")),
+    ):
+        assert len(_turns(other, {asked})) == 1

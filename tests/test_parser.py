@@ -48,6 +48,12 @@ def test_every_answer_is_the_canonical_rendering_of_a_valid_call(smollm2_parser:
         context = Context(catalogue, resolver, text, "Europe/Paris", NOW)
         answer = apply_steps(catalogue.validate(raw), context)
         assert (result.call, result.resolved) == (answer.call, answer.resolved)
+        # A required slot the model left out is named, with the question to ask; the parser
+        # holds no conversation (runtime/conversation.py does).
+        assert result.missing == catalogue.missing(result.call)
+        assert result.question == catalogue.question(result.call)
+        assert result.conversation_id is None
+        assert result.to_dict()["missing"] == list(result.missing)
         assert result.call.intent in smollm2_parser.catalogue.names
         assert result.tokens > 0 and result.prompt_tokens > 0
         assert result.timings_ms["total"] >= result.timings_ms["prefill"] > 0

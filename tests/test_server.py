@@ -84,6 +84,56 @@ def test_parse_answers_a_valid_intent(api: str, smollm2_parser: Parser) -> None:
     assert 200 in statuses
 
 
+def test_a_missing_recipient_is_asked_for_and_the_answer_completes_the_call(
+    asking_parser: Any,
+) -> None:
+    server = ApiServer(create_app(make_settings(), Secrets(), parsers=[asking_parser])).start()
+    try:
+        asked = httpx.post(f"{server.url}/v1/parse", json={"text": "send an email"}, timeout=60)
+        assert asked.status_code == 200, asked.text
+        first = asked.json()
+        assert (first["intent"], first["parameters"]) == ("send_email", {})
+        assert first["missing"] == ["to"]
+        assert first["question"] == "Who should I send it to?"
+        conversation = first["conversation_id"]
+        assert isinstance(conversation, str) and len(conversation) >= 16
+
+        answer = {"text": "to anna", "conversation_id": conversation}
+        done = httpx.post(f"{server.url}/v1/parse", json=answer, timeout=60)
+        assert done.status_code == 200, done.text
+        second = done.json()
+        assert (second["intent"], second["parameters"]) == ("send_email", {"to": "anna"})
+        assert (second["missing"], second["question"], second["conversation_id"]) == (
+            [],
+            None,
+            None,
+        )
+
+        # A question is answered once; an unknown id is the same clear error.
+        for stale in (conversation, "made-up-id"):
+            again = httpx.post(f"{server.url}/v1/parse", json={**answer, "conversation_id": stale})
+            assert_error(again, 410, "conversation_expired")
+            assert "say the whole request again" in again.json()["error"]["message"]
+        # A complete request answers as before, with nothing missing.
+        plain = httpx.post(f"{server.url}/v1/parse", json={"text": "play some jazz"}, timeout=60)
+        if plain.status_code == 200:
+            assert (plain.json()["missing"], plain.json()["conversation_id"]) == ([], None)
+    finally:
+        server.stop()
+
+
+def test_a_conversation_expires_after_runtime_conversation_ttl_s(asking_parser: Any) -> None:
+    settings = load_settings(None, {"runtime": {"conversation_ttl_s": 0.2}})
+    server = ApiServer(create_app(settings, Secrets(), parsers=[asking_parser])).start()
+    try:
+        asked = httpx.post(f"{server.url}/v1/parse", json={"text": "send an email"}, timeout=60)
+        time.sleep(0.3)
+        late = {"text": "anna", "conversation_id": asked.json()["conversation_id"]}
+        assert_error(httpx.post(f"{server.url}/v1/parse", json=late), 410, "conversation_expired")
+    finally:
+        server.stop()
+
+
 JSON = {"content-type": "application/json"}
 BAD_INPUTS = {
     "empty": ({"json": {"text": ""}}, 400, "invalid_request"),
@@ -95,6 +145,11 @@ BAD_INPUTS = {
     "not-a-string": ({"json": {"text": 42}}, 422, "invalid_request"),
     "not-an-object": ({"json": ["hi"]}, 422, "invalid_request"),
     "bad-timezone": ({"json": {"text": "hi", "timezone": "Mars/Base"}}, 400, "invalid_request"),
+    "long-conversation-id": (
+        {"json": {"text": "hi", "conversation_id": "x" * 101}},
+        422,
+        "invalid_request",
+    ),
     "malformed-json": ({"content": b'{"text": "hi"', "headers": JSON}, 400, "invalid_json"),
     "invalid-utf8": ({"content": b'{"text": "\xff\xfe"}', "headers": JSON}, 400, "invalid_json"),
     "form-encoded": (

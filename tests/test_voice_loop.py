@@ -20,6 +20,7 @@ from intentforge.actions import ActionRunner, ActionStatus
 from intentforge.catalogue import load_catalogue
 from intentforge.config import Settings, VoiceConfig, load_settings
 from intentforge.errors import IntentforgeError
+from intentforge.runtime import Conversations
 from intentforge.secrets import load_secrets
 from intentforge.voice.audio import SAMPLE_RATE, NoSpeechError, wav_bytes
 from intentforge.voice.loop import Endpointer, VoicePipeline
@@ -60,6 +61,14 @@ def make_pipeline(
     )
 
 
+def turns(parser: Any) -> Any:
+    """A parse step for the pipeline: `parser` through a conversation store, as the CLI does."""
+    conversations = Conversations(ttl_s=60, max_open=10)
+    return lambda text, conversation_id: conversations.turn(
+        parser, text, conversation_id=conversation_id
+    )
+
+
 def assert_valid_wav(data: bytes) -> float:
     with wave.open(io.BytesIO(data), "rb") as src:
         assert src.getnchannels() == 1 and src.getsampwidth() == 2
@@ -73,7 +82,7 @@ def test_example_request_runs_every_stage_with_the_untuned_model(
 ) -> None:
     heard: list[tuple[str, float]] = []
     pipeline = make_pipeline(
-        transcriber, smollm2_parser.parse, runner, on_stage=lambda *stage: heard.append(stage)
+        transcriber, turns(smollm2_parser), runner, on_stage=lambda *stage: heard.append(stage)
     )
     turn = pipeline.run(EXAMPLE.read_bytes())
     assert heard == [(stage, turn.timings_ms[stage]) for stage in STAGES[:-1]]
@@ -104,7 +113,7 @@ def test_trained_model_hears_the_example_as_add_task(
         pytest.skip("no trained model under build/models (run `intentforge build` first)")
     parser = Parser(model, load_catalogue(), settings.runtime)
     try:
-        turn = make_pipeline(transcriber, parser.parse, runner).run(EXAMPLE.read_bytes())
+        turn = make_pipeline(transcriber, turns(parser), runner).run(EXAMPLE.read_bytes())
     finally:
         parser.close()
     assert turn.intent["intent"] == "add_task"
@@ -117,12 +126,33 @@ def test_silence_and_hiss_never_reach_the_parser(
     transcriber: WhisperTranscriber, runner: ActionRunner, level: float
 ) -> None:
     parsed: list[str] = []
-    pipeline = make_pipeline(transcriber, parsed.append, runner)
+    pipeline = make_pipeline(transcriber, lambda text, _: parsed.append(text), runner)
     rng = np.random.default_rng(3)
     quiet = (level * rng.standard_normal(3 * SAMPLE_RATE)).astype(np.float32)
     with pytest.raises(NoSpeechError, match=r"silent|no speech heard"):
         pipeline.run(wav_bytes(quiet, SAMPLE_RATE))
     assert parsed == []
+
+
+def test_a_question_is_spoken_and_the_next_utterance_answers_it(
+    transcriber: WhisperTranscriber, asking_parser: Any, runner: ActionRunner
+) -> None:
+    speaker = speaker_from(VoiceConfig())
+    pipeline = make_pipeline(transcriber, turns(asking_parser), runner)
+    asked = pipeline.run(speaker.speak("Please send an email."))
+    assert asked.intent == {"intent": "send_email", "parameters": {}}
+    assert (asked.missing, asked.question) == (("to",), "Who should I send it to?")
+    assert asked.result["status"] == "needs_clarification"  # nothing was sent
+    assert asked.reply == "Who should I send it to?"
+    assert assert_valid_wav(asked.reply_wav) > 0.5  # the question, spoken
+    assert asked.conversation_id and asked.to_json()["conversation_id"] == asked.conversation_id
+
+    answered = pipeline.run(speaker.speak("To my boss."), asked.conversation_id)
+    assert answered.intent["intent"] == "send_email"
+    assert answered.intent["parameters"]["to"].lower().strip(".") == "my boss"
+    assert (answered.missing, answered.conversation_id) == ((), None)
+    # Complete now: the action itself answers (no address for "my boss" in the contacts).
+    assert answered.result["error"] == "unknown_contact"
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -156,6 +186,16 @@ def test_cli_voice_prints_transcript_intent_reply_and_writes_the_reply(
     for stage in ("stt", "parse", "act", "tts"):
         assert f"{stage} " in done.stderr
     assert assert_valid_wav(out.read_bytes()) > 0.3
+    # Each --wav is a turn of one conversation (the next answers a question the last asked).
+    two = run_cli(
+        "voice", "--wav", str(EXAMPLE), "--wav", str(EXAMPLE), "--model", str(smollm2_gguf),
+        "--out", str(out), "--json", cwd=tmp_path,
+    )  # fmt: skip
+    assert two.returncode == 0, two.stderr
+    answers = [json.loads(line) for line in two.stdout.splitlines()]
+    assert len(answers) == 2, two.stdout + two.stderr
+    assert all("milk" in a["transcript"].lower() for a in answers)
+    assert all({"missing", "question", "conversation_id"} <= set(a) for a in answers)
 
 
 def test_cli_voice_reports_bad_input_in_one_line(tmp_path: Path) -> None:
@@ -222,7 +262,7 @@ def test_endpointer_ignores_steady_background_noise_and_caps_length() -> None:
 def test_stages_that_ended_are_reported_when_a_later_one_fails(
     transcriber: WhisperTranscriber, runner: ActionRunner
 ) -> None:
-    def refuse(text: str) -> Any:
+    def refuse(text: str, conversation_id: str | None) -> Any:
         raise IntentforgeError("the model is busy", status_code=503)
 
     heard: list[str] = []

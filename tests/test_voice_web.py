@@ -23,10 +23,11 @@ import numpy as np
 import pytest
 
 from intentforge.catalogue import load_catalogue
-from intentforge.config import load_settings
+from intentforge.config import VoiceConfig, load_settings
 from intentforge.secrets import load_secrets
 from intentforge.server.app import create_app
 from intentforge.voice.audio import SAMPLE_RATE, decode_audio, wav_bytes
+from intentforge.voice.tts import speaker_from
 from servers.api import ApiServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +38,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")
-def server(smollm2_parser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
+def server(asking_parser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     state = tmp_path_factory.mktemp("voice-state")
     settings = load_settings(
         overrides={
@@ -48,7 +49,8 @@ def server(smollm2_parser: Any, tmp_path_factory: pytest.TempPathFactory) -> Ite
         }
     )
     secrets = load_secrets(settings, {"INTENTFORGE_API_KEY": API_KEY})
-    app = create_app(settings, secrets, parsers=[smollm2_parser], catalogue=load_catalogue())
+    # The real model, but "send an email" answered as a tuned model does (tests/conftest.py).
+    app = create_app(settings, secrets, parsers=[asking_parser], catalogue=load_catalogue())
     live = ApiServer(app).start()
     yield live
     live.stop()
@@ -76,15 +78,38 @@ def webm_opus(wav: bytes) -> bytes:
 
 
 def post_voice(
-    server: ApiServer, data: bytes, name: str, headers: dict[str, str] | None = None
+    server: ApiServer,
+    data: bytes,
+    name: str,
+    headers: dict[str, str] | None = None,
+    **form: str,
 ) -> httpx.Response:
     return httpx.post(
         f"{server.url}/v1/voice",
         files={"audio": (name, data, "application/octet-stream")},
-        data={"timezone": "Europe/London"},
+        data={"timezone": "Europe/London", **form},
         headers=AUTH if headers is None else headers,
         timeout=300,
     )
+
+
+def test_a_spoken_question_is_answered_by_the_next_upload(server: ApiServer) -> None:
+    speaker = speaker_from(VoiceConfig())
+    first = post_voice(server, speaker.speak("Please send an email."), "ask.wav")
+    assert first.status_code == 200, first.text
+    asked = first.json()
+    assert (asked["missing"], asked["question"]) == (["to"], "Who should I send it to?")
+    assert asked["reply"] == "Who should I send it to?"  # spoken back as the reply audio
+    assert asked["result"]["status"] == "needs_clarification"
+    answer = speaker.speak("To my boss.")
+    second = post_voice(server, answer, "answer.wav", conversation_id=asked["conversation_id"])
+    assert second.status_code == 200, second.text
+    done = second.json()
+    assert done["intent"]["intent"] == "send_email"
+    assert done["intent"]["parameters"]["to"].lower().strip(".") == "my boss"
+    assert (done["missing"], done["conversation_id"]) == ([], None)
+    late = post_voice(server, answer, "answer.wav", conversation_id=asked["conversation_id"])
+    assert late.status_code == 410 and late.json()["error"]["type"] == "conversation_expired"
 
 
 def test_webm_upload_returns_transcript_intent_result_and_spoken_reply(server: ApiServer) -> None:
@@ -198,5 +223,40 @@ def test_page_records_from_the_microphone_and_shows_transcript_and_intent(
             assert (page.locator("#voice-audio").get_attribute("src") or "").startswith(
                 "data:audio/wav;base64,"
             )
+        finally:
+            browser.close()
+
+
+@pytest.mark.slow
+def test_page_shows_the_question_and_sends_the_typed_answer_with_its_conversation(
+    server: ApiServer,
+) -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: run scripts/install-system-deps.sh")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = browser.new_page()
+            page.goto(server.url + "/")
+            page.evaluate(f"document.getElementById('api-key').value = '{API_KEY}'")
+            page.fill("#text", "send an email")
+            page.click("#parse-form button")
+            page.wait_for_function(
+                "document.getElementById('status').textContent.includes('Who should I send')",
+                timeout=120_000,
+            )
+            assert page.get_attribute("#text", "placeholder") == "answer: Who should I send it to?"
+            page.fill("#text", "to anna")
+            page.click("#parse-form button")
+            page.wait_for_function(
+                "document.getElementById('result').textContent.includes('anna')", timeout=120_000
+            )
+            body = json.loads(page.locator("#result").text_content() or "{}")
+            assert (body["intent"], body["parameters"]) == ("send_email", {"to": "anna"})
+            assert body["conversation_id"] is None
         finally:
             browser.close()

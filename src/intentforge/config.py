@@ -190,6 +190,17 @@ class RuntimeConfig(_Section):
         "probability where it chooses the intent, even if an action is likelier; 1: plain "
         "greedy; unset: the model manifest's calibrated value, else 0.3.",
     )
+    # A question waits for its answer this long: long enough to say a name, short enough that
+    # an answer never completes a request the user has forgotten.
+    conversation_ttl_s: float = Field(
+        120.0,
+        gt=0,
+        description="How long a call missing a slot waits for the follow-up with its "
+        "conversation_id; after that the id answers 410 and the request is said again.",
+    )
+    max_conversations: int = Field(
+        1000, ge=1, description="Calls waiting for an answer at once; the oldest go first."
+    )
     # Each step repairs one way a model's answer falls short (runtime/postprocess.py); turning
     # one off shows what the model says without it (for evaluation), or keeps a user's text slot
     # as the model wrote it. Without resolve_dates, answers carry no `resolved` dates.

@@ -126,7 +126,8 @@ class ActionRunner:
         A repeated `idempotency_key` with the same request returns the first result instead of
         acting again (with a different request it is an error). `resolved` holds the runtime's
         resolved values ({"due": {"text", "iso"}, ...}); executors cope without them. `dry_run`
-        True forces a dry run whatever the settings say (it can never force a real run).
+        True forces a dry run whatever the settings say (it can never force a real run). A call
+        missing a required slot is not run: it needs clarification, its reply the question.
         """
         tz = timezone or self.settings.runtime.timezone
         if confirm is not None:
@@ -143,6 +144,15 @@ class ActionRunner:
             call = self.catalogue.validate(call.to_dict())
         resolved = dict(resolved or {})
         intent = self.catalogue[call.intent]
+        missing = self.catalogue.missing(call)
+        if missing:  # never act on a slot nobody said: ask for it
+            asked = result(
+                ActionStatus.NEEDS_CLARIFICATION,
+                self.catalogue.question(call) or "",
+                {"missing": list(missing)},
+                "missing_slot",
+            )
+            return asked.model_copy(update={"intent": call.intent, "action": intent.action})
         if call.intent == OUT_OF_SCOPE or intent.action is None:
             reply = NONE_REPLY
             if call.intent != OUT_OF_SCOPE:

@@ -72,6 +72,7 @@ BUILTIN_INTENTS: tuple[Intent, ...] = (
         slot_rates={"due": 0.6, "priority": 0.3, "project": 0.3},
         spoken={"priority": PRIORITY_PHRASES},
         kinds={"due": "datetime", "priority": "spoken", "project": "list"},
+        questions={"content": "What should I add?"},
     ),
     Intent(
         name="get_weather",
@@ -98,6 +99,7 @@ BUILTIN_INTENTS: tuple[Intent, ...] = (
             "write to {to} with the subject {subject} and say {body}",
         ),
         slot_rates={"subject": 0.4, "body": 0.55},
+        questions={"to": "Who should I send it to?"},
     ),
     Intent(
         name="none",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import hashlib
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, create_model
 
 from intentforge.catalogue.grammar import build_grammar
 from intentforge.catalogue.intent import Intent
@@ -27,7 +28,11 @@ OUT_OF_SCOPE = "none"
 
 @dataclass(frozen=True)
 class IntentCall:
-    """A validated intent with its parameters (slots that were not said are absent, never null)."""
+    """A validated intent with its parameters (slots that were not said are absent, never null).
+
+    A required slot may be absent too: the request did not say it, and nothing acts on the call
+    until it is asked for (`Catalogue.missing`, `Catalogue.question`).
+    """
 
     intent: str
     parameters: dict[str, Any]
@@ -48,6 +53,21 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Enum):
         return value.value
     raise TypeError(f"cannot fingerprint {value!r} of type {type(value).__name__}")
+
+
+def _partial(model: type[BaseModel]) -> type[BaseModel]:
+    """`model` with its required slots optional (constraints and validators kept): what a call
+    that leaves a required slot out, to be asked for, validates against."""
+    fields: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        if info.is_required():
+            optional = copy.copy(info)
+            optional.default = None
+            annotation: Any = info.annotation
+            fields[name] = (annotation | None, optional)
+    if not fields:
+        return model
+    return create_model(f"{model.__name__}Partial", __base__=model, **fields)
 
 
 class Catalogue:
@@ -111,11 +131,16 @@ class Catalogue:
         return name in self._intents
 
     def json_schema(self) -> dict[str, Any]:
-        """JSON Schema of the model's output: one of the intents with its parameters."""
+        """JSON Schema of the model's output: one of the intents with its parameters.
+
+        A required slot may be absent (the request did not say it, so the runtime asks for it):
+        it is not `required` here but carries `x-question`, what the runtime asks."""
         variants = []
         for intent in self.intents:
             params = intent.parameters.model_json_schema()
             params.pop("title", None)
+            for slot in params.pop("required", []):
+                params["properties"][slot]["x-question"] = intent.question(slot)
             variants.append(
                 {
                     "type": "object",
@@ -139,14 +164,27 @@ class Catalogue:
 
     @functools.cached_property
     def _schemas(self) -> list[tuple[str, dict[str, Any]]]:
-        """What the model writes: the parameters' schemas, spoken slots as text."""
+        """What the model writes: the parameters' schemas, spoken slots as text, every slot
+        optional (a required slot the request does not say is left out and asked for)."""
         schemas = []
         for intent in self.intents:
             schema = intent.parameters.model_json_schema()
+            schema.pop("required", None)
             for slot in intent.spoken:
                 schema["properties"][slot] = {"type": "string"}
             schemas.append((intent.name, schema))
         return schemas
+
+    def missing(self, call: IntentCall) -> tuple[str, ...]:
+        """The required slots `call` leaves out, in declared order: nothing acts on it until
+        they are asked for."""
+        return tuple(s for s in self[call.intent].required_slots if s not in call.parameters)
+
+    def question(self, call: IntentCall) -> str | None:
+        """What to ask for the first slot `call` misses (one at a time: one answer fills one
+        slot); None when it is complete."""
+        missing = self.missing(call)
+        return self[call.intent].question(missing[0]) if missing else None
 
     def spoken(self, intent: str, slot: str) -> SpokenTable | None:
         """The phrase table of a slot said in words but stored as a value, if it is one."""
@@ -157,7 +195,8 @@ class Catalogue:
 
         Accepts any key order, whitespace and explicit nulls; raises IntentforgeError otherwise.
         A spoken slot may hold its phrase ("high priority") instead of its value (2); a phrase
-        that means no known value leaves the slot out.
+        that means no known value leaves the slot out. A required slot may be absent: the call
+        is then incomplete (`missing`).
         """
         if isinstance(data, (str, bytes)):
             try:
@@ -180,17 +219,25 @@ class Catalogue:
         if not isinstance(params, Mapping):
             raise IntentforgeError(f"parameters of {name!r} must be a JSON object")
         params = dict(params)
-        for slot in self._intents[name].spoken:
+        intent = self._intents[name]
+        for slot in intent.spoken:
             if isinstance(params.get(slot), str):
                 params[slot] = self._spoken[name, slot].lookup(params[slot])
+        said = {k: v for k, v in params.items() if v is not None and v != ""}
+        complete = all(slot in said for slot in intent.required_slots)
+        parameters = intent.parameters if complete else self._partials[name]
         try:
-            model = self._intents[name].parameters.model_validate(params)
+            model = parameters.model_validate(params)
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "parameters"
             raise IntentforgeError(f"invalid {name} parameter {where}: {first['msg']}") from None
         values = model.model_dump(exclude_none=True)
         return IntentCall(name, {k: v for k, v in values.items() if v != ""})
+
+    @functools.cached_property
+    def _partials(self) -> dict[str, type[BaseModel]]:
+        return {intent.name: _partial(intent.parameters) for intent in self.intents}
 
     def fill_spoken(self, call: IntentCall, text: str) -> IntentCall:
         """The call with each empty spoken slot filled from the request `text` when its words,

@@ -3,7 +3,9 @@
 Hand-written because llama-cpp-python's generic JSON-schema converter admits any key order and
 whitespace: more tokens to sample, and more ways to go wrong. This grammar admits exactly one
 rendering per intent call (keys in declared order, no spaces, absent slots omitted), which is also
-what training teaches, so constrained decoding never fights the fine-tune.
+what training teaches, so constrained decoding never fights the fine-tune. The catalogue hands it
+every slot as optional: a required slot the request does not say is left out, not invented from
+the request's words ("send an email" is no e-mail to "an email"), and the runtime asks for it.
 
 Given the request, text slots may only take a span of the request's text, the invariant every
 training row is built with (templates insert values into the text; the LLM generator drops rows

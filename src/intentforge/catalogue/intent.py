@@ -12,6 +12,10 @@ from pydantic import BaseModel
 from intentforge.catalogue.kinds import DATE_KINDS, SLOT_KINDS, DateKind, SlotKind, kind_by_name
 from intentforge.errors import IntentforgeError
 
+# How often a request says a required slot when no rate is declared: the rest of the generated
+# rows leave it out ("send an email"), so the model learns to leave out what was not said.
+REQUIRED_RATE = 0.92
+
 
 @dataclass(frozen=True)
 class Intent:
@@ -21,9 +25,9 @@ class Intent:
     writes them in. `examples` are phrasings with `{slot}` placeholders; the offline generator fills
     them from `slot_values` (or its built-in lexicons) and the LLM generator shows them as hints.
     `action` names the executor that carries the intent out (None: nothing to execute).
-    `slot_rates` says how often people mention each optional slot (0..1, default 0.5); the offline
-    generator weights slot combinations by it, so a rarely-said slot is rarely in the data and the
-    model does not learn to invent it.
+    `slot_rates` says how often people mention each slot (0..1; default 0.5 for an optional slot,
+    REQUIRED_RATE for a required one); the offline generator weights slot combinations by it, so
+    a rarely-said slot is rarely in the data and the model does not learn to invent it.
     `spoken` maps a slot to phrases and the values they mean ({"urgent": 1, "p2": 2}): the model
     copies the phrase from the request and the catalogue stores its value, for slots said in words
     but kept as codes.
@@ -31,6 +35,9 @@ class Intent:
     expression resolved after the model, "spoken" for a slot with a phrase table, "text"
     otherwise. A slot it leaves out is spoken if it has a phrase table, else what `kind_by_name`
     says of a text slot ("due" is a datetime).
+    `questions` maps a required slot to what to ask when a request does not say it ("Who should
+    I send it to?"): the model leaves the slot out rather than invent it, and the runtime asks
+    (`question`); a slot without one gets a plain default.
     """
 
     name: str
@@ -42,8 +49,17 @@ class Intent:
     slot_rates: dict[str, float] = field(default_factory=dict)
     spoken: dict[str, dict[str, Any]] = field(default_factory=dict)
     kinds: dict[str, SlotKind] = field(default_factory=dict)
+    questions: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for slot, question in self.questions.items():
+            if slot not in self.required_slots:
+                raise IntentforgeError(
+                    f"slot {self.name}.{slot} has a question but is not a required slot: only a "
+                    "required slot is asked for"
+                )
+            if not isinstance(question, str) or not question.strip():
+                raise IntentforgeError(f"the question of slot {self.name}.{slot} is empty")
         for slot, kind in self.kinds.items():
             where = f"slot {self.name}.{slot}"
             if slot not in self.slots:
@@ -90,7 +106,14 @@ class Intent:
         return annotation is str
 
     def slot_rate(self, slot: str) -> float:
-        return self.slot_rates.get(slot, 0.5)
+        """How often people say `slot`: `slot_rates`, else 0.5 for an optional slot and
+        REQUIRED_RATE for a required one (a request now and then leaves it for us to ask)."""
+        default = REQUIRED_RATE if slot in self.required_slots else 0.5
+        return self.slot_rates.get(slot, default)
+
+    def question(self, slot: str) -> str:
+        """What to ask for the required `slot` when a request does not say it."""
+        return self.questions.get(slot) or f"What {slot.replace('_', ' ')} would you like?"
 
     @property
     def slots(self) -> tuple[str, ...]:

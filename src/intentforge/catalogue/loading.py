@@ -18,7 +18,7 @@ from intentforge.yaml_file import read_yaml
 _TYPES: dict[str, type] = {"string": str, "integer": int, "number": float, "boolean": bool}
 _SLOT_KEYS = {
     "type", "required", "description", "enum", "minimum", "maximum", "values", "rate", "spoken",
-    "kind",
+    "kind", "question",
 }  # fmt: skip
 _INTENT_KEYS = {"name", "description", "parameters", "examples", "action"}
 
@@ -52,6 +52,12 @@ def _slot_field(intent: str, slot: str, spec: Any, where: str) -> tuple[Any, Any
         raise IntentforgeError(
             f"{where}: rate of slot {intent}.{slot} must be a number between 0 and 1 (exclusive), "
             "how often people mention it"
+        )
+    question = spec.get("question")
+    if "question" in spec and (not isinstance(question, str) or not question.strip()):
+        raise IntentforgeError(
+            f"{where}: question of slot {intent}.{slot} must be a sentence to ask, like "
+            "'Which room?'"
         )
     spoken = spec.get("spoken")
     if "spoken" in spec and (
@@ -131,6 +137,11 @@ def _intent_from_mapping(entry: Any, where: str) -> Intent:
         for slot, spec in params.items()
         if isinstance(spec, dict) and "kind" in spec
     }
+    questions = {
+        slot: str(spec["question"]).strip()
+        for slot, spec in params.items()
+        if isinstance(spec, dict) and "question" in spec
+    }
     try:
         return Intent(
             name=name,
@@ -142,8 +153,9 @@ def _intent_from_mapping(entry: Any, where: str) -> Intent:
             slot_rates=rates,
             spoken=spoken,
             kinds=kinds,
+            questions=questions,
         )
-    except IntentforgeError as exc:  # the kinds' rules live with Intent; say which file broke them
+    except IntentforgeError as exc:  # Intent checks kinds and questions; say which file broke them
         raise IntentforgeError(f"{where}: {exc}") from None
 
 

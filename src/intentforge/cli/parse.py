@@ -45,7 +45,10 @@ def parse(
     def answer(request: str) -> dict[str, Any]:
         out = parser.parse(request).to_dict()
         if not details:
-            out = {k: out[k] for k in ("intent", "parameters", "resolved")}
+            # A missing slot and its question only when there is one: complete answers stay
+            # as they were.
+            keys = ("intent", "parameters", "missing", "question", "resolved")
+            out = {k: out[k] for k in keys if out["missing"] or k not in ("missing", "question")}
         return out
 
     if text:

@@ -24,7 +24,7 @@ def build_pipeline(
 ) -> tuple[VoicePipeline, Parser, ActionRunner]:
     """Load every stage: STT model, parser (GGUF), action runner, TTS. Close parser and runner."""
     from intentforge.actions import ActionRunner
-    from intentforge.runtime import Parser, default_model_path
+    from intentforge.runtime import Conversations, Parser, default_model_path
     from intentforge.secrets import load_secrets
     from intentforge.voice.loop import VoicePipeline
     from intentforge.voice.stt import transcriber_from
@@ -35,9 +35,10 @@ def build_pipeline(
     transcriber = transcriber_from(settings.voice)
     parser = Parser(model or default_model_path(settings), catalogue, settings.runtime)
     runner = ActionRunner(settings, load_secrets(settings), catalogue=catalogue)
+    conversations = Conversations.for_runtime(settings.runtime)
 
-    def parse(text: str) -> Any:
-        return parser.parse(text, timezone=timezone)
+    def parse(text: str, conversation_id: str | None) -> Any:
+        return conversations.turn(parser, text, conversation_id=conversation_id, timezone=timezone)
 
     def act(call: Any, resolved: Any) -> Any:
         return runner.act(call, resolved=resolved, timezone=timezone)
@@ -46,6 +47,15 @@ def build_pipeline(
         transcriber, parse, act, speaker, max_audio_s=settings.voice.max_audio_s
     )
     return pipeline, parser, runner
+
+
+def _read_audio(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise IntentforgeError(f"audio file not found: {path}") from None
+    except OSError as exc:
+        raise IntentforgeError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
 def _show(turn: VoiceTurn, as_json: bool) -> None:
@@ -74,8 +84,11 @@ def _deliver(turn: VoiceTurn, out: Path | None) -> None:
 
 
 def voice(
-    wav: Path | None = typer.Option(
-        None, "--wav", help="Audio file with one spoken request (WAV, WebM, OGG, MP3, FLAC)."
+    wavs: list[Path] = typer.Option(
+        [],
+        "--wav",
+        help="Audio file with one spoken request (WAV, WebM, OGG, MP3, FLAC); repeat it for "
+        "the turns of one conversation (the second answers the first's question).",
     ),
     mic: bool = typer.Option(
         False, "--mic", help="Listen on the default microphone, one request after another."
@@ -92,38 +105,43 @@ def voice(
     as_json: bool = typer.Option(False, "--json", help="Print each turn as one JSON line."),
     config: ConfigOption = None,
 ) -> None:
-    """Speak a request, have it done, hear the answer: STT, parse, act, TTS, timed per stage."""
+    """Speak a request, have it done, hear the answer: STT, parse, act, TTS, timed per stage.
+
+    When the answer is a question ("Who should I send it to?"), the next recording answers it.
+    """
+    from intentforge.runtime import ConversationExpired
     from intentforge.voice.audio import NoSpeechError
     from intentforge.voice.loop import record_utterance, require_microphone
 
-    if (wav is None) == (not mic):
+    if bool(wavs) == mic:
         raise IntentforgeError("give exactly one of --wav FILE or --mic")
-    data = b""
-    if wav is not None:
-        try:
-            data = wav.read_bytes()
-        except FileNotFoundError:
-            raise IntentforgeError(f"audio file not found: {wav}") from None
-        except OSError as exc:
-            raise IntentforgeError(f"cannot read {wav}: {exc.strerror or exc}") from None
+    recordings = [_read_audio(wav) for wav in wavs]
     if mic:
         require_microphone()
     settings = settings_from(config)
     pipeline, parser, runner = build_pipeline(settings, model=model, timezone=timezone)
+    answering: str | None = None  # the conversation whose question the next turn answers
     try:
-        if not mic:
-            turn = pipeline.run(data)
+        for data in recordings:
+            turn = pipeline.run(data, answering)
+            answering = turn.conversation_id
             _show(turn, as_json)
             _deliver(turn, out)
+        if not mic:
             return
         console.print("listening: speak a request (Ctrl-C to stop)")
         while True:
             recording = record_utterance(settings.voice.max_audio_s)
             try:
-                turn = pipeline.run(recording)
+                turn = pipeline.run(recording, answering)
             except NoSpeechError as exc:
                 console.print(f"[yellow]{exc}[/yellow]")
                 continue
+            except ConversationExpired:
+                answering = None
+                console.print("[yellow]that answer came too late: say the whole request[/yellow]")
+                continue
+            answering = turn.conversation_id
             _show(turn, as_json)
             _deliver(turn, out)
     finally:

@@ -1,5 +1,6 @@
 """How many rows each intent and slot combination gets: equal per intent, and within an intent by
-how often people say each optional slot (`Intent.slot_rates`)."""
+how often people say each slot (`Intent.slot_rate`; required slots are said in most requests, and
+the few that leave one out teach the model to leave it out instead of inventing it)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,10 @@ def spread(total: int, parts: int, rng: random.Random) -> list[int]:
 
 
 def combo_weight(intent: Intent, combo: frozenset[str]) -> float:
-    """How likely a request mentions exactly the optional slots in `combo`."""
+    """How likely a request mentions exactly the slots in `combo`: a required slot is said at
+    its rate too (`Intent.slot_rate`), and a request that leaves it out is asked about."""
     weight = 1.0
-    for slot in set(intent.slots) - set(intent.required_slots):
+    for slot in intent.slots:
         rate = intent.slot_rate(slot)
         weight *= rate if slot in combo else 1 - rate
     return weight

@@ -1,8 +1,10 @@
 """The offline dataset generator: phrasings expanded over lexicons, balanced by quotas.
 
 Every intent gets the same number of rows; within an intent, the combinations of slots its phrasings
-can express share them by how often people mention each optional slot (`Intent.slot_rates`):
-equal shares would put a project in half the tasks and teach the model to invent one.
+can express share them by how often people mention each slot (`Intent.slot_rate`): equal shares
+would put a project in half the tasks and teach the model to invent one. A few rows leave a
+required slot out ("send an email", from phrasings without it), labelled without it: the runtime
+asks for it instead of the model inventing it.
 Lexicon values and phrasings are drawn from shuffled decks, so each is used before any repeats:
 breadth of phrasing, not volume, is what lets the model understand requests nobody here wrote.
 Out-of-scope `none` rows come from topics close to the intents (timers, texts, reading the to-do
@@ -195,13 +197,16 @@ def _phrasings(intent: Intent) -> list[_Phrasing]:
                 f"intent {intent.name} example {template!r} uses {{{unknown[0]}}}, which is not "
                 f"one of its slots ({', '.join(intent.slots) or 'none'})"
             )
-        missing = [s for s in intent.required_slots if s not in slots]
-        if missing:
-            raise IntentforgeError(
-                f"intent {intent.name} example {template!r} lacks its required slot "
-                f"{{{missing[0]}}}"
-            )
         out.append(_Phrasing(template, imperative, slots))
+    # A phrasing without a required slot ("send an email") asks for it; most must say it.
+    required = set(intent.required_slots)
+    if not any(required <= p.slots for p in out):
+        lacking = sorted(required - set().union(*(p.slots for p in out)))
+        raise IntentforgeError(
+            f"intent {intent.name}: no example says its required slot "
+            f"{{{(lacking or sorted(required))[0]}}} (examples that leave it out teach asking "
+            "for it; the others must say it)"
+        )
     return out
 
 

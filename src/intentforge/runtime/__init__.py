@@ -1,5 +1,6 @@
 """Inference runtime: a GGUF model, the catalogue grammar, and deterministic date resolution."""
 
+from intentforge.runtime.conversation import ConversationExpired, Conversations
 from intentforge.runtime.dates import DateResolver, ResolvedSpan
 from intentforge.runtime.engine import Cancelled, Generation, check_model_file
 from intentforge.runtime.parser import Parser, ParseResult, default_model_path
@@ -9,6 +10,8 @@ __all__ = [
     "Answer",
     "Cancelled",
     "Context",
+    "ConversationExpired",
+    "Conversations",
     "DateResolver",
     "Generation",
     "ParseResult",

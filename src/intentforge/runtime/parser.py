@@ -17,6 +17,7 @@ from intentforge.export.manifest import read_manifest
 from intentforge.prompt import normalise_text
 from intentforge.runtime.dates import DateResolver
 from intentforge.runtime.engine import Abstain, Engine, Generation
+from intentforge.runtime.followup import fill, is_cancel
 from intentforge.runtime.postprocess import Context, apply_steps
 
 # The out-of-scope threshold of a model that carries no calibrated one.
@@ -32,6 +33,9 @@ class ParseResult:
     ("2026-11-26T17:00:00+01:00"), else a date; a `date` slot is always a date. `timings_ms` has
     tokenize, prefill, decode, grammar, validate, resolve (the post-processing steps after
     validation, runtime/postprocess.py) and total.
+    `missing` names the required slots the request did not say, and `question` asks for the
+    first of them; such a call is incomplete and nothing acts on it. `conversation_id` is set
+    once runtime/conversation.py holds it for the follow-up that answers the question.
     """
 
     call: IntentCall
@@ -44,10 +48,16 @@ class ParseResult:
     timezone: str = "UTC"
     # True when the grammar never overrode the model: the model alone would have said the same.
     unconstrained: bool = False
+    missing: tuple[str, ...] = ()
+    question: str | None = None
+    conversation_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             **self.call.to_dict(),
+            "missing": list(self.missing),
+            "question": self.question,
+            "conversation_id": self.conversation_id,
             "resolved": self.resolved,
             "timezone": self.timezone,
             "raw": self.raw,
@@ -196,6 +206,44 @@ class Parser:
             steps=gen.steps,
             timezone=tz,
             unconstrained=gen.corrected_tokens == 0 and gen.forced_tokens == 0,
+            missing=self.catalogue.missing(answer.call),
+            question=self.catalogue.question(answer.call),
+        )
+
+    def follow_up(
+        self,
+        pending: ParseResult,
+        text: str,
+        *,
+        timezone: str | None = None,
+        now: datetime | None = None,
+    ) -> ParseResult:
+        """`pending`, an incomplete call, with the slot its question asked for filled from
+        `text`, the answer (runtime/followup.py; no model call), then post-processed like any
+        call. "never mind" drops it (out of scope: nothing is done); an answer that does not
+        fit leaves the slot missing, to be asked again."""
+        start = time.perf_counter()
+        tz = timezone or pending.timezone
+        zone(tz)
+        said = normalise_text(_require_text(text))
+        if not pending.missing:
+            return pending
+        if is_cancel(said):
+            call = IntentCall(OUT_OF_SCOPE, {})
+        else:
+            call = fill(self.catalogue, pending.call, pending.missing[0], said)
+        context = Context(self.catalogue, self._dates, said, tz, now or datetime.now(UTC))
+        answer = apply_steps(call, context, self.config.postprocess)
+        ms = round((time.perf_counter() - start) * 1000, 2)
+        return ParseResult(
+            call=answer.call,
+            resolved=answer.resolved,
+            raw=pending.raw,
+            timings_ms={"resolve": ms, "total": ms},
+            tokens=0,
+            timezone=tz,
+            missing=self.catalogue.missing(answer.call),
+            question=self.catalogue.question(answer.call),
         )
 
     def _grammar_for(self, said: str) -> str | bool:

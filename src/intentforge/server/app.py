@@ -17,7 +17,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from intentforge.actions import ActionRunner
 from intentforge.catalogue import Catalogue
 from intentforge.config import Settings
-from intentforge.runtime import Parser, default_model_path
+from intentforge.runtime import Conversations, Parser, default_model_path
 from intentforge.secrets import Secrets
 from intentforge.server import (
     openai_compat,
@@ -63,6 +63,8 @@ def create_app(
         catalogue = parsers[0].catalogue if parsers else Catalogue.from_settings(settings)
     metrics = Metrics()
     actions = ActionRunner(settings, secrets, catalogue=catalogue)
+    # One store for every worker: a follow-up may land on any of them.
+    conversations = Conversations.for_runtime(settings.runtime)
     owned: list[Parser] = []
 
     def make_pool(loaded: Sequence[Parser]) -> ParserPool:
@@ -71,6 +73,7 @@ def create_app(
             queue_size=settings.server.queue_size,
             timeout_s=settings.server.request_timeout_s,
             metrics=metrics,
+            conversations=conversations,
         )
 
     @asynccontextmanager

@@ -29,6 +29,7 @@ STATUS_TYPES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    410: "gone",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "invalid_request",
@@ -42,6 +43,8 @@ STATUS_TYPES = {
 DOCUMENTED: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse} for code in (400, 401, 413, 415, 422, 503, 504)
 }
+# Routes that take a conversation_id also answer 410 when it has expired.
+CONVERSATION_ERRORS: dict[int | str, dict[str, Any]] = {410: {"model": ErrorResponse}}
 
 
 def error_body(kind: str, message: str) -> bytes:

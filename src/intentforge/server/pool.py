@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TypeVar
 
 from intentforge.errors import IntentforgeError
-from intentforge.runtime import Parser, ParseResult
+from intentforge.runtime import Conversations, Parser, ParseResult
 from intentforge.server.metrics import Metrics
 
 T = TypeVar("T")
@@ -45,15 +45,23 @@ class ParserPool:
     """One Parser per worker thread; at most `queue_size` requests wait beyond the busy workers.
 
     Each Parser is used by one thread at a time. A request that times out sets its cancel event, so
-    the generation stops at its next token and the worker is free again.
+    the generation stops at its next token and the worker is free again. `conversations`, the
+    calls waiting for an answer to their question, is one store for all workers (it locks).
     """
 
     def __init__(
-        self, parsers: Sequence[Parser], *, queue_size: int, timeout_s: float, metrics: Metrics
+        self,
+        parsers: Sequence[Parser],
+        *,
+        queue_size: int,
+        timeout_s: float,
+        metrics: Metrics,
+        conversations: Conversations,
     ) -> None:
         if not parsers:
             raise ValueError("a pool needs at least one parser")
         self.parsers = tuple(parsers)
+        self.conversations = conversations
         self.queue_size = queue_size
         self.timeout_s = timeout_s
         self.metrics = metrics
@@ -133,12 +141,31 @@ class ParserPool:
         self.metrics.busy_workers.set(self._running)
 
     async def parse(
-        self, text: str, *, timezone: str | None = None, now: datetime | None = None
+        self,
+        text: str,
+        *,
+        timezone: str | None = None,
+        now: datetime | None = None,
+        conversation_id: str | None = None,
     ) -> ParseResult:
-        """Parse `text` on a worker, recording stage timings and tokens in the metrics."""
-        result = await self.run(
-            lambda parser, cancel: parser.parse(text, timezone=timezone, now=now, cancel=cancel)
+        """Parse `text` on a worker (with `conversation_id`: as the answer to that
+        conversation's question), recording stage timings and tokens in the metrics."""
+        return await self.run_parse(
+            lambda parser, cancel: self.conversations.turn(
+                parser,
+                text,
+                conversation_id=conversation_id,
+                timezone=timezone,
+                now=now,
+                cancel=cancel,
+            )
         )
+
+    async def run_parse(
+        self, work: Callable[[Parser, threading.Event], ParseResult]
+    ) -> ParseResult:
+        """`run` for work that parses, recording its stage timings and tokens in the metrics."""
+        result = await self.run(work)
         self.metrics.observe_parse(result.timings_ms, result.prompt_tokens, result.tokens)
         return result
 

@@ -14,6 +14,8 @@ from pydantic import BaseModel, Field
 
 from intentforge.runtime import ParseResult
 from intentforge.server.deps import ActionsDep, MetricsDep, PoolDep, SettingsDep, SpeechDep
+from intentforge.server.errors import CONVERSATION_ERRORS
+from intentforge.server.schemas import conversation_id_out, missing_out, question_out
 from intentforge.server.security import require_api_key_to_act
 from intentforge.voice.loop import Acted, VoicePipeline
 
@@ -31,6 +33,9 @@ class ReplyAudio(BaseModel):
 class VoiceResponse(BaseModel):
     transcript: str = Field(description="What speech-to-text heard.")
     intent: dict[str, Any] = Field(description="{intent, parameters}: the parsed intent call.")
+    missing: list[str] = missing_out()
+    question: str | None = question_out()
+    conversation_id: str | None = conversation_id_out()
     resolved: dict[str, Any] = Field(description="Date slots resolved: {slot: {text, iso}}.")
     result: dict[str, Any] = Field(description="The action's result (status, reply, data...).")
     reply: str = Field(description="One sentence answering the request.")
@@ -45,6 +50,7 @@ class VoiceResponse(BaseModel):
     "/v1/voice",
     summary="Speech to intent to action to spoken reply",
     response_model=VoiceResponse,
+    responses=CONVERSATION_ERRORS,
     dependencies=[Depends(require_api_key_to_act)],
 )
 async def voice(
@@ -59,19 +65,29 @@ async def voice(
     timezone: str | None = Form(
         None, description="IANA time zone of the speaker, for dates (default: runtime.timezone)."
     ),
+    conversation_id: str | None = Form(
+        None,
+        max_length=100,
+        description="The conversation_id of the turn before, which asked a question: this "
+        "recording is the answer.",
+    ),
 ) -> dict[str, Any]:
     """Transcribe the upload, parse it, act on it and speak the reply (base64 WAV).
 
-    400 for unusable audio (empty, not audio, too long); 422 when no speech is heard or the
-    model cannot produce a valid intent; 503 with Retry-After when the workers are busy.
+    A call missing a slot is not acted on: the reply speaks its question, and the next
+    recording, sent with the returned `conversation_id`, answers it. 400 for unusable audio
+    (empty, not audio, too long); 422 when no speech is heard or the model cannot produce a
+    valid intent; 410 for an expired conversation; 503 with Retry-After when the workers are
+    busy.
     """
     data = await audio.read()
     transcriber, speaker = await asyncio.to_thread(speech.load)
     loop = asyncio.get_running_loop()
 
     # The turn runs in a thread; its parse step hands the text back to the event loop's pool.
-    def parse(text: str) -> ParseResult:
-        return asyncio.run_coroutine_threadsafe(pool.parse(text, timezone=timezone), loop).result()
+    def parse(text: str, answering: str | None) -> ParseResult:
+        parsing = pool.parse(text, timezone=timezone, conversation_id=answering)
+        return asyncio.run_coroutine_threadsafe(parsing, loop).result()
 
     def act(call: Any, resolved: Any) -> Acted:
         return runner.act(call, resolved=resolved, timezone=timezone)
@@ -88,5 +104,5 @@ async def voice(
         max_audio_s=settings.voice.max_audio_s,
         on_stage=observe,
     )
-    turn = await asyncio.to_thread(pipeline.run, data)
+    turn = await asyncio.to_thread(pipeline.run, data, conversation_id)
     return turn.to_json()

@@ -11,6 +11,39 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# Fields /v1/parse, /v1/act and /v1/voice share: a call missing a slot asks, and the next
+# request answers. Functions, so each model gets its own Field.
+def conversation_id_in() -> Any:
+    return Field(
+        None,
+        max_length=100,
+        description="The conversation_id of an earlier answer that asked a question: the text "
+        "is the answer ('to anna') and completes that call. Unknown or expired "
+        "(runtime.conversation_ttl_s): 410, say the whole request again.",
+    )
+
+
+def missing_out() -> Any:
+    return Field(
+        default_factory=list,
+        description="Required slots the request did not say: nothing acts until they are answered.",
+    )
+
+
+def question_out() -> Any:
+    return Field(
+        None, description="What to ask for the first missing slot ('Who should I send it to?')."
+    )
+
+
+def conversation_id_out() -> Any:
+    return Field(
+        None,
+        description="Send it back as the next request's conversation_id, with the answer to "
+        "`question` as its text; null when nothing is missing.",
+    )
+
+
 class ParseRequest(_Strict):
     text: str = Field(
         description="The request, as typed or transcribed.",
@@ -21,6 +54,7 @@ class ParseRequest(_Strict):
         description="IANA time zone of the speaker, for dates (default: runtime.timezone).",
         examples=["Europe/Paris"],
     )
+    conversation_id: str | None = conversation_id_in()
 
 
 class ResolvedValue(BaseModel):
@@ -37,6 +71,9 @@ class ParseResponse(BaseModel):
         description="Date slots resolved in the caller's time zone: {slot: {text, iso}}."
     )
     timezone: str
+    missing: list[str] = missing_out()
+    question: str | None = question_out()
+    conversation_id: str | None = conversation_id_out()
     raw: str = Field(description="The model's output text.")
     tokens: dict[str, int] = Field(
         description="{prompt, generated} token counts, and the sequential model steps taken."

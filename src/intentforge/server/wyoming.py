@@ -44,6 +44,7 @@ from intentforge.catalogue import OUT_OF_SCOPE
 from intentforge.config import Settings
 from intentforge.errors import IntentforgeError
 from intentforge.runtime import Parser, ParseResult
+from intentforge.runtime.conversation import Conversations
 from intentforge.secrets import Secrets
 from intentforge.server.deps import check_text_length
 from intentforge.server.metrics import Metrics
@@ -117,9 +118,13 @@ class WyomingService:
             queue_size=settings.server.queue_size,
             timeout_s=settings.server.request_timeout_s,
             metrics=Metrics(),
+            conversations=Conversations.for_runtime(settings.runtime),
         )
         self.runner = ActionRunner(settings, secrets, catalogue=catalogue)
         self.info = describe(parsers[0].model_path, catalogue.names)
+        # Home Assistant's conversation id -> the runtime's, for a turn that asked a question:
+        # the next transcript of that conversation is the answer. Oldest dropped first.
+        self._asking: dict[str, str] = {}
 
     def close(self) -> None:
         self.pool.close()
@@ -135,9 +140,18 @@ class WyomingService:
         try:
             _check_language(language)
             check_text_length(text, self.settings)
-            answered = await self._answer(text)
+            ours = (
+                self._asking.pop(str(reply_context["conversation_id"]), None)
+                if reply_context
+                else None
+            )
+            answered = await self._answer(text, ours)
         except IntentforgeError as exc:
             return NotHandled(text=str(exc), context=reply_context)
+        if reply_context and answered.parsed.conversation_id:
+            self._asking[str(reply_context["conversation_id"])] = answered.parsed.conversation_id
+            while len(self._asking) > self.settings.runtime.max_conversations:
+                del self._asking[next(iter(self._asking))]
         outcome = answered.outcome
         if outcome.action is None or outcome.status == ActionStatus.FAILED:
             return NotHandled(text=answered.reply, context=reply_context)
@@ -160,13 +174,16 @@ class WyomingService:
             return [NotRecognized(text=NONE_REPLY, context=reply_context)]
         return [Intent(name=parsed.call.intent, entities=entities(parsed), context=reply_context)]
 
-    async def _answer(self, text: str) -> Answered[ParseResult, ActionResult]:
+    async def _answer(
+        self, text: str, conversation_id: str | None = None
+    ) -> Answered[ParseResult, ActionResult]:
         """The voice turn's `answer` on a worker thread; its parse hands the text back to this
         event loop's pool (as /v1/voice does), so the queue bound covers Wyoming too."""
         loop = asyncio.get_running_loop()
 
         def parse(said: str) -> ParseResult:
-            return asyncio.run_coroutine_threadsafe(self.pool.parse(said), loop).result()
+            parsing = self.pool.parse(said, conversation_id=conversation_id)
+            return asyncio.run_coroutine_threadsafe(parsing, loop).result()
 
         def act(call: Any, resolved: Mapping[str, Any]) -> ActionResult:
             return self.runner.act(call, resolved=resolved)

@@ -38,6 +38,15 @@ class Parsed(Protocol):
     @property
     def resolved(self) -> Mapping[str, Any]: ...
 
+    @property
+    def missing(self) -> tuple[str, ...]: ...
+
+    @property
+    def question(self) -> str | None: ...
+
+    @property
+    def conversation_id(self) -> str | None: ...
+
 
 class Acted(Protocol):
     """What the action runner returns (intentforge.actions.ActionResult)."""
@@ -48,7 +57,8 @@ class Acted(Protocol):
     def model_dump(self, *, mode: str = ...) -> dict[str, Any]: ...
 
 
-ParseFn = Callable[[str], Parsed]
+# (text, conversation_id): the conversation_id of the turn whose question the text answers.
+ParseFn = Callable[[str, str | None], Parsed]
 ActFn = Callable[[Any, Mapping[str, Any]], Acted]
 P = TypeVar("P", bound=Parsed)
 A = TypeVar("A", bound=Acted)
@@ -112,12 +122,19 @@ class VoiceTurn:
     reply_wav: bytes
     audio_s: float
     timings_ms: dict[str, float] = field(default_factory=dict)
+    missing: tuple[str, ...] = ()
+    question: str | None = None
+    # Set when the reply is a question: the next turn, the answer, goes with it.
+    conversation_id: str | None = None
 
     def to_json(self, *, include_audio: bool = True) -> dict[str, Any]:
         """The API's answer; the reply audio travels as base64 WAV."""
         body: dict[str, Any] = {
             "transcript": self.transcript,
             "intent": self.intent,
+            "missing": list(self.missing),
+            "question": self.question,
+            "conversation_id": self.conversation_id,
             "resolved": self.resolved,
             "result": self.result,
             "reply": self.reply,
@@ -157,11 +174,13 @@ class VoicePipeline:
         self.max_audio_s = max_audio_s
         self.on_stage = on_stage
 
-    def run(self, data: bytes) -> VoiceTurn:
-        """The whole turn for one recording (WAV, WebM, OGG... bytes).
+    def run(self, data: bytes, conversation_id: str | None = None) -> VoiceTurn:
+        """The whole turn for one recording (WAV, WebM, OGG... bytes); with `conversation_id`
+        (of the turn before, which asked a question) the recording is the answer.
 
-        Raises AudioError for unusable audio and NoSpeechError when nothing was said, before the
-        parser sees anything.
+        A call missing a slot is not acted on: the reply is its question, and the turn's
+        `conversation_id` goes with the next recording. Raises AudioError for unusable audio
+        and NoSpeechError when nothing was said, before the parser sees anything.
         """
         started = time.perf_counter()
         stages = Stages(self.on_stage)
@@ -170,7 +189,10 @@ class VoicePipeline:
         stages.record("stt", heard.latency_ms)
         if not heard.text:
             raise NoSpeechError()
-        answered = answer(heard.text, self.parse, self.act, stages)
+        answered = answer(
+            heard.text, lambda said: self.parse(said, conversation_id), self.act, stages
+        )
+        parsed = answered.parsed
         reply_wav = stages.run("tts", self.speaker.speak, answered.reply)
         timings = stages.timings_ms
         timings["total"] = _ms_since(started)
@@ -184,6 +206,9 @@ class VoicePipeline:
             reply_wav=reply_wav,
             audio_s=audio.duration_s,
             timings_ms=timings,
+            missing=tuple(parsed.missing),
+            question=parsed.question,
+            conversation_id=parsed.conversation_id,
         )
 
 

@@ -58,6 +58,8 @@ def check_row(catalogue: Catalogue, intent_name: str, raw: Any) -> dict[str, Any
         call = catalogue.validate({"intent": intent_name, "parameters": raw.get("parameters")})
     except IntentforgeError:
         raise InvalidRow("parameters violate the schema") from None
+    if catalogue.missing(call):  # asked for rows that say every required slot
+        raise InvalidRow("a required slot is missing")
     intent = catalogue[intent_name]
     parameters: dict[str, Any] = {}
     for slot in intent.slots:

@@ -1,6 +1,7 @@
 // Microphone button: records with MediaRecorder, uploads to /v1/voice, shows what was heard,
 // the intent and the action result, and plays the spoken reply. Click once to start, again to
-// stop; recording also stops by itself after MAX_RECORD_MS.
+// stop; recording also stops by itself after MAX_RECORD_MS. When the reply is a question ("Who
+// should I send it to?"), the next recording is the answer: it goes with the conversation_id.
 "use strict";
 
 (function () {
@@ -58,6 +59,9 @@
     if (zone) {
       form.append("timezone", zone);
     }
+    if (window.intentforgeConversation) {
+      form.append("conversation_id", window.intentforgeConversation);
+    }
     const started = performance.now();
     try {
       const response = await fetch("/v1/voice", { method: "POST", headers: headers(), body: form });
@@ -65,8 +69,14 @@
       const ms = Math.round(performance.now() - started);
       status.textContent = response.ok ? `done in ${ms} ms` : body.error.message;
       show(`${response.status} in ${ms} ms`, body);
+      if (window.intentforgeAsked) {
+        window.intentforgeAsked(response.ok ? body : null);
+      }
       if (!response.ok) {
         return;
+      }
+      if (body.question) {
+        status.textContent = `${body.question} (click Speak to answer)`;
       }
       transcriptOut.textContent = body.transcript;
       intentOut.textContent = JSON.stringify(body.intent, null, 2);
