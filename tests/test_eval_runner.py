@@ -162,7 +162,7 @@ def test_cli_writes_the_report(tmp_path: Path, smollm2_gguf: Path) -> None:
     cli = [str(INTENTFORGE), "eval"]
     done = subprocess.run(
         [*cli, str(smollm2_gguf), "--data", str(dev), "--data", str(dev2), "--out", str(out),
-         "--max-tokens", "48", "--threads", "1", "--no-stop-rate"],
+         "--max-tokens", "48", "--threads", "1", "--stop-every", "0"],
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
