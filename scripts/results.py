@@ -35,11 +35,12 @@ QUALITY_COLUMNS = (
     ("latency_p50_ms", "p50"),
     ("latency_p95_ms", "p95"),
 )
-# One row of bench/parse_latency.py: "<way>  p50 279.0 ms  p95 343.0 ms  tokens 18.0  14.0 ms/token
-# valid 36/36".
+# One row of bench/parse_latency.py: "<way>  p50 279.0 ms  p95 343.0 ms  tokens 18.0  steps 9.0
+# 20.1 ms/step  valid 36/36".
 LATENCY_ROW = re.compile(
     r"^(?P<way>\S.*?)\s+p50\s+(?P<p50>[\d.]+) ms\s+p95\s+(?P<p95>[\d.]+) ms\s+"
-    r"tokens\s+[\d.]+\s+(?P<per_token>[\d.]+) ms/token\s+valid (?P<valid>\d+/\d+)\s*$"
+    r"tokens\s+[\d.]+\s+steps\s+(?P<steps>[\d.]+)\s+(?P<per_step>[\d.]+) ms/step\s+"
+    r"valid (?P<valid>\d+/\d+)\s*$"
 )
 # One stage of bench/voice.py: "stt   1411   1530".
 VOICE_ROW = re.compile(r"^(?P<stage>[a-z]+)\s+(?P<p50>\d+)\s+(?P<p95>\d+)\s*$")
@@ -102,7 +103,8 @@ def latency_table(bench_output: Path, date: str) -> list[str]:
             m["way"],
             f"{float(m['p50']):.0f} ms",
             f"{float(m['p95']):.0f} ms",
-            m["per_token"],
+            m["steps"],
+            m["per_step"],
             m["valid"],
         ]
         for m in map(LATENCY_ROW.match, text.splitlines())
@@ -117,7 +119,7 @@ def latency_table(bench_output: Path, date: str) -> list[str]:
         notes.append(f"{machine[1]} cores, {machine[2]} threads, load average {machine[3]}")
     if rss:
         notes.append(f"RSS with one model {rss[1]} MiB")
-    header = ["way of decoding (bench/parse_latency.py)", "p50", "p95", "ms/token", "valid"]
+    header = ["way of decoding (bench/parse_latency.py)", "p50", "p95", "steps", "ms/step", "valid"]
     return [
         *_table(header, rows),
         "",

@@ -50,7 +50,7 @@ def _latency_output(path: Path) -> Path:
     spec.loader.exec_module(bench)
     row = bench.Row("runtime, no jump-forward")
     for latency_ms in (250.0, 280.0, 300.0):
-        row.add(latency_ms, 18, True)
+        row.add(latency_ms, 18, 9, True)
     path.write_text(
         "cores 2  threads 2  load average 1.0 0.8 0.7  requests 12 x 3\n\n"
         f"{row.line()}\n\n"

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, get_args
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -198,20 +197,15 @@ class RuntimeConfig(_Section):
         description="How long a call missing a slot waits for the follow-up with its "
         "conversation_id; after that the id answers 410 and the request is said again.",
     )
-    max_conversations: int = Field(
-        1000, ge=1, description="Calls waiting for an answer at once; the oldest go first."
-    )
+    max_conversations: int = Field(1000, ge=1, description="Calls waiting for an answer at once.")
     # Each step repairs one way a model's answer falls short (runtime/postprocess.py); turning
     # one off shows what the model says without it (for evaluation), or keeps a user's text slot
     # as the model wrote it. Without resolve_dates, answers carry no `resolved` dates.
     postprocess: list[PostprocessStep] = Field(
         default_factory=lambda: list(get_args(PostprocessStep)),
-        description="Steps applied after validation, always in this order: name_lists (an "
-        "empty list slot from 'my <name> list' in the request, and that phrase cut from the "
-        "text slots), fill_spoken (an "
-        "empty spoken slot from the request's other words), detach_dates (a repeated date cut "
-        "from text slots), attach_trailing_dates (a time left in a text slot moved to the date "
-        "slot), resolve_dates (date slots to ISO 8601).",
+        description="Steps applied after validation, always in this order: name_lists, "
+        "fill_spoken, detach_dates, attach_trailing_dates, resolve_dates (runtime/postprocess.py "
+        "says what each does).",
     )
 
 
@@ -402,15 +396,3 @@ def _prune_none(data: Mapping[str, Any]) -> dict[str, Any]:
         elif value is not None:
             out[key] = value
     return out
-
-
-def zone(name: str) -> ZoneInfo:
-    """The IANA time zone `name` (a request's, or runtime.timezone), or an IntentforgeError (400)
-    naming it."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise IntentforgeError(
-            f"unknown time zone {name!r}: use an IANA name such as 'Europe/Paris' or 'UTC'",
-            status_code=400,
-        ) from None

@@ -18,8 +18,9 @@ from intentforge.actions.store import ActionStore, fingerprint
 from intentforge.actions.todoist import TodoistExecutor
 from intentforge.actions.weather import OpenMeteoExecutor
 from intentforge.catalogue import OUT_OF_SCOPE, Catalogue, IntentCall
-from intentforge.config import Settings, zone
+from intentforge.config import Settings
 from intentforge.errors import IntentforgeError
+from intentforge.runtime.dates import zone
 from intentforge.secrets import Secrets
 
 log = logging.getLogger(__name__)

@@ -11,12 +11,12 @@ import calendar
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateparser.date import DateDataParser
 
 from intentforge.catalogue.kinds import UNITS, DateKind
-from intentforge.config import zone
+from intentforge.errors import IntentforgeError
 
 _HOURS = {word: str(hour) for hour, word in enumerate(UNITS[1:13], start=1)}
 _HOUR_WORD = re.compile(r"\bat (" + "|".join(_HOURS) + r")\b")
@@ -111,3 +111,15 @@ class DateResolver:
         if found.tzinfo is None:
             found = found.replace(tzinfo=tz)
         return ResolvedSpan(span, found.astimezone(tz).isoformat(timespec="seconds"))
+
+
+def zone(name: str) -> ZoneInfo:
+    """The IANA time zone `name` (a request's, or runtime.timezone), or an IntentforgeError (400)
+    naming it."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise IntentforgeError(
+            f"unknown time zone {name!r}: use an IANA name such as 'Europe/Paris' or 'UTC'",
+            status_code=400,
+        ) from None

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from intentforge.catalogue import OUT_OF_SCOPE, Catalogue, IntentCall
-from intentforge.config import RuntimeConfig, Settings, zone
+from intentforge.config import RuntimeConfig, Settings
 from intentforge.errors import IntentforgeError, ModelOutputError
 from intentforge.export.manifest import read_manifest
 from intentforge.prompt import normalise_text
-from intentforge.runtime.dates import DateResolver
+from intentforge.runtime.dates import DateResolver, zone
 from intentforge.runtime.engine import Abstain, Engine, Generation
 from intentforge.runtime.followup import fill, is_cancel
 from intentforge.runtime.postprocess import Context, apply_steps
