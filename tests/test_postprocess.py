@@ -65,6 +65,11 @@ def test_the_steps_are_the_settings_choices_in_order() -> None:
             {"content": "batteries on my groceries"},
             {"content": "batteries", "project": "groceries"},
         ),
+        (  # the model named the list too, and still kept the phrase in the task
+            "put batteries on my groceries list",
+            {"content": "batteries on my groceries", "project": "groceries"},
+            {"content": "batteries", "project": "groceries"},
+        ),
         (
             "Add call the plumber to the house move list.",
             {"content": "call the plumber"},

@@ -82,16 +82,20 @@ _NAMED_LIST = re.compile(
 def name_lists(answer: Answer, context: Context) -> Answer:
     """An empty `list` slot filled with the list the request names, unless that list is the
     generic to-do list; the naming phrase ("on my groceries") is cut from the end of text slots
-    that kept it. The model names a list it was taught ("my shopping list" -> "shopping") but
+    that kept it, also when the model named that list itself. The model names a list it was taught ("my shopping list" -> "shopping") but
     misses lists it never saw, or copies the phrase into the task."""
     intent = context.catalogue[answer.call.intent]
     slots = [s for s, kind in intent.slot_kinds.items() if kind == "list"]
     empty = [s for s in slots if not answer.call.parameters.get(s)]
     found = _NAMED_LIST.search(context.text)
-    if not empty or found is None or found[1].casefold() in GENERIC_LISTS:
+    if not slots or found is None or found[1].casefold() in GENERIC_LISTS:
         return answer
     name = found[1]
-    params = {**answer.call.parameters, empty[0]: name}
+    params = dict(answer.call.parameters)
+    if empty:
+        params[empty[0]] = name
+    elif all(str(params[s]).casefold() != name.casefold() for s in slots):
+        return answer  # the model named another list: keep its answer whole
     phrase = found[0][: -len("list")].rstrip()  # "on my groceries"
     for slot, value in answer.call.parameters.items():
         if intent.slot_kind(slot) != "text" or not isinstance(value, str):
@@ -99,7 +103,7 @@ def name_lists(answer: Answer, context: Context) -> Answer:
         cut = re.sub(rf"\s*{re.escape(phrase)}(?:\s+list)?[\s.,!?]*$", "", value, flags=re.I)
         if cut and cut != value:
             params[slot] = cut
-    return _with_call(answer, params)
+    return answer if params == answer.call.parameters else _with_call(answer, params)
 
 
 def fill_spoken(answer: Answer, context: Context) -> Answer:
