@@ -120,7 +120,8 @@ def smollm2_parser(smollm2_gguf: Path):
     from intentforge.runtime import Parser
 
     # One thread: tests share 2 cores with other work, where llama.cpp's spinning threads lose.
-    config = RuntimeConfig(max_tokens=48, n_threads=1, jump_forward=True)
+    # One call: untuned, it never ends an answer by choice where another call may follow.
+    config = RuntimeConfig(max_tokens=48, n_threads=1, max_calls=1, jump_forward=True)
     parser = Parser(smollm2_gguf, load_catalogue(), config)
     yield parser
     parser.close()

@@ -145,7 +145,7 @@ def test_an_answer_that_does_not_fit_is_asked_again_and_cancel_drops_it(
     smollm2_gguf, fixtures_dir
 ) -> None:
     catalogue = load_catalogue([fixtures_dir / "user_intents.yaml"])
-    parser = Parser(smollm2_gguf, catalogue, RuntimeConfig(n_threads=1))
+    parser = Parser(smollm2_gguf, catalogue, RuntimeConfig(n_threads=1, max_calls=1))
     try:
         call = catalogue.validate({"intent": "set_thermostat", "parameters": {"room": "kitchen"}})
         pending = ParseResult(call, {}, "", {}, 0, missing=("temperature",), question="?")

@@ -106,7 +106,7 @@ def test_drafted_decoding_gives_the_answer_of_step_by_step_decoding(
 
     answers = []
     for draft_tokens in (0, 8):
-        config = RuntimeConfig(max_tokens=48, n_threads=1, draft_tokens=draft_tokens)
+        config = RuntimeConfig(max_tokens=48, n_threads=1, max_calls=1, draft_tokens=draft_tokens)
         parser = Parser(smollm2_gguf, load_catalogue(), config)
         try:
             answers.append(parser.generate(text, grammar=True, max_tokens=48))

@@ -67,7 +67,7 @@ def test_the_parser_runs_only_the_post_processing_steps_the_settings_enable(
     text = "remind me to buy milk tomorrow at 5pm"
     answers = {}
     for steps in ([], ["resolve_dates"]):
-        config = RuntimeConfig(max_tokens=48, n_threads=1, postprocess=steps)
+        config = RuntimeConfig(max_tokens=48, n_threads=1, max_calls=1, postprocess=steps)
         parser = Parser(smollm2_gguf, load_catalogue(), config)
         try:
             answers[len(steps)] = parser.parse(text, now=NOW)
@@ -106,7 +106,7 @@ def test_jump_forward_appends_fixed_text_without_sampling_it(
 ) -> None:
     # Both ways give canonical valid calls; they may differ in content, since jump-forward feeds
     # fixed text tokenized as training tokenizes it, not as the model happens to spell it.
-    config = RuntimeConfig(max_tokens=48, n_threads=1, jump_forward=False)
+    config = RuntimeConfig(max_tokens=48, n_threads=1, max_calls=1, jump_forward=False)
     plain = Parser(smollm2_gguf, load_catalogue(), config)
     catalogue = plain.catalogue
     try:
@@ -149,7 +149,7 @@ def test_jump_forward_context_is_the_answer_tokenized_as_training_does(
 
 def test_running_out_of_tokens_is_a_model_output_error(smollm2_gguf: Path) -> None:
     # No intent call renders in 8 tokens (the shortest, `none`, takes 11).
-    parser = Parser(smollm2_gguf, load_catalogue(), RuntimeConfig(max_tokens=8, n_threads=1))
+    parser = Parser(smollm2_gguf, load_catalogue(), RuntimeConfig(max_tokens=8, n_threads=1, max_calls=1))
     try:
         with pytest.raises(ModelOutputError, match="within 8 tokens") as err:
             parser.parse("turn off the lights")
@@ -224,7 +224,7 @@ def test_a_truncated_gguf_is_refused(tmp_path: Path, smollm2_gguf: Path) -> None
 def test_a_fine_tuned_model_answers_its_training_requests_exactly(tiny_gguf: Path) -> None:
     from tiny_model import FIT_ROWS
 
-    config = RuntimeConfig(n_ctx=256, max_tokens=32, n_threads=1)
+    config = RuntimeConfig(n_ctx=256, max_tokens=32, n_threads=1, max_calls=1)
     parser = Parser(tiny_gguf, load_catalogue(), config)
     try:
         for row in FIT_ROWS[:3]:
@@ -248,7 +248,7 @@ def test_passive_openmp_waits_only_when_asked(
     import os
 
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
-    parser = Parser(smollm2_gguf, load_catalogue(), RuntimeConfig(n_threads=1, omp_passive=passive))
+    parser = Parser(smollm2_gguf, load_catalogue(), RuntimeConfig(n_threads=1, max_calls=1, omp_passive=passive))
     parser.close()
     assert os.environ.get("OMP_WAIT_POLICY") == expected
 
@@ -269,7 +269,7 @@ def test_refuse_at_zero_answers_out_of_scope_to_everything_and_one_is_greedy(
 ) -> None:
     intents = {}
     for refuse_at in (0.0, 1.0):
-        config = RuntimeConfig(max_tokens=48, n_threads=1, refuse_at=refuse_at)
+        config = RuntimeConfig(max_tokens=48, n_threads=1, max_calls=1, refuse_at=refuse_at)
         parser = Parser(smollm2_gguf, load_catalogue(), config)
         try:
             intents[refuse_at] = [parser.parse(text).call.intent for text in REQUESTS[:2]]
@@ -284,14 +284,14 @@ def test_refusal_share_is_the_threshold_at_which_out_of_scope_wins(smollm2_gguf:
     text = "add milk to my shopping list"
 
     def answer(refuse_at: float) -> str:
-        config = RuntimeConfig(max_tokens=48, n_threads=1, refuse_at=refuse_at)
+        config = RuntimeConfig(max_tokens=48, n_threads=1, max_calls=1, refuse_at=refuse_at)
         parser = Parser(smollm2_gguf, catalogue, config)
         try:
             return parser.parse(text).call.intent
         finally:
             parser.close()
 
-    measuring = Parser(smollm2_gguf, catalogue, RuntimeConfig(max_tokens=48, n_threads=1))
+    measuring = Parser(smollm2_gguf, catalogue, RuntimeConfig(max_tokens=48, n_threads=1, max_calls=1))
     try:
         share = measuring.refusal_share(text)
     finally:

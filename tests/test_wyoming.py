@@ -89,7 +89,7 @@ def server(settings: Settings, smollm2_parser: Parser) -> Iterator[WyomingServer
 @pytest.fixture(scope="module")
 def refusing_server(settings: Settings, smollm2_gguf: Path) -> Iterator[WyomingServer]:
     """The same model told to answer out-of-scope whatever it hears (runtime.refuse_at 0)."""
-    config = RuntimeConfig(max_tokens=48, n_threads=1, jump_forward=True, refuse_at=0.0)
+    config = RuntimeConfig(max_tokens=48, n_threads=1, max_calls=1, jump_forward=True, refuse_at=0.0)
     parser = Parser(smollm2_gguf, load_catalogue(), config)
     yield from serve(settings, parser)
     parser.close()

@@ -157,10 +157,11 @@ class Catalogue:
             "oneOf": variants,
         }
 
-    def grammar(self, request: str | None = None) -> str:
-        """GBNF grammar for llama.cpp admitting exactly the canonical rendering of every intent;
-        given the request's text, text slots may only copy spans of it."""
-        return build_grammar(self._schemas, request)
+    def grammar(self, request: str | None = None, *, max_calls: int = MAX_CALLS) -> str:
+        """GBNF grammar for llama.cpp admitting exactly the canonical rendering of every intent,
+        one to `max_calls` calls, one per line; given the request's text, text slots may only
+        copy spans of it."""
+        return build_grammar(self._schemas, request, max_calls=max_calls)
 
     @functools.cached_property
     def _schemas(self) -> list[tuple[str, dict[str, Any]]]:

@@ -181,6 +181,8 @@ def build_grammar(
     one to `max_calls` of them separated by CALL_SEPARATOR.
 
     With `request` (the text as the model reads it), text slots must copy a span of it."""
+    if not 1 <= max_calls <= MAX_CALLS:
+        raise ValueError(f"max_calls must be 1 to {MAX_CALLS}, got {max_calls}")
     alternatives = []
     rules: list[str] = []
     spans = request is not None
