@@ -313,3 +313,61 @@ def test_refuse_at_comes_from_settings_then_the_manifest_then_the_default(tmp_pa
     update_manifest(model, refuse_at=0.15)
     assert refuse_at_for(model, RuntimeConfig()) == 0.15
     assert refuse_at_for(model, RuntimeConfig(refuse_at=0.4)) == 0.4
+
+
+def test_several_requests_are_several_calls_in_the_order_said(multi_parser: Parser) -> None:
+    result = multi_parser.parse("add milk to the shopping list and what's the weather in paris")
+    assert [c.call.to_dict() for c in result.calls] == [
+        {"intent": "add_task", "parameters": {"content": "milk", "project": "shopping"}},
+        {"intent": "get_weather", "parameters": {"location": "paris"}},
+    ]
+    body = result.to_dict()
+    # The first call stays at the top level: clients of one call keep working.
+    assert (body["intent"], body["parameters"]) == ("add_task", result.calls[0].call.parameters)
+    assert [c["intent"] for c in body["calls"]] == ["add_task", "get_weather"]
+    assert body["missing"] == [] and body["question"] is None
+
+
+def test_one_call_answers_carry_calls_too(smollm2_parser: Parser) -> None:
+    body = smollm2_parser.parse("play some jazz").to_dict()
+    assert [(c["intent"], c["parameters"]) for c in body["calls"]] == [
+        (body["intent"], body["parameters"])
+    ]
+
+
+def test_each_call_is_post_processed_on_its_own_part_of_the_request(
+    multi_parser: Parser,
+) -> None:
+    lights, bread = multi_parser.parse("turn on the lights and add bread to my groceries list").calls
+    assert lights.call.intent == "none"
+    assert bread.call.parameters == {"content": "bread", "project": "groceries"}
+    high, eggs = multi_parser.parse(
+        "add bread to my list, high priority, and add eggs to my groceries list"
+    ).calls
+    # The priority said with the first task and the list named with the second stay theirs.
+    assert high.call.parameters == {"content": "bread", "priority": 2}
+    assert eggs.call.parameters == {"content": "eggs", "project": "groceries"}
+
+
+def test_the_answer_asks_for_the_first_incomplete_call(multi_parser: Parser) -> None:
+    first = multi_parser.parse("send an email and remind me to call the garage")
+    assert first.waiting is not None and first.waiting.call.intent == "send_email"
+    assert first.to_dict()["question"] == "Who should I send it to?"
+    second = multi_parser.parse("remind me to call the garage and send an email")
+    assert second.missing == ()  # the first call is complete...
+    body = second.to_dict()
+    assert body["intent"] == "add_task"
+    assert (body["missing"], body["question"]) == (["to"], "Who should I send it to?")
+    assert body["calls"][1]["missing"] == ["to"]
+
+
+def test_an_answer_of_calls_that_do_not_validate_is_a_model_output_error() -> None:
+    catalogue = load_catalogue()
+    calls = catalogue.validate_calls(
+        '{"intent":"none","parameters":{}}\n{"intent":"get_weather","parameters":{}}'
+    )
+    assert [c.intent for c in calls] == ["none", "get_weather"]
+    with pytest.raises(IntentforgeError, match="at most 3"):
+        catalogue.validate_calls("\n".join(['{"intent":"none","parameters":{}}'] * 4))
+    with pytest.raises(IntentforgeError, match="unknown intent"):
+        catalogue.validate_calls('{"intent":"none","parameters":{}}\n{"intent":"fly"}')

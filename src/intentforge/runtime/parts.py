@@ -4,8 +4,8 @@ The post-processing steps that read the request (`name_lists`, `fill_spoken`) mu
 call's own part: in "add bread to my list, high priority, and email anna" the priority belongs to
 the task, and in "remind me to call mom and add eggs to my groceries list" the list to the second.
 The model says which words each call copied (its text slots are spans of the request), so the
-request is cut at a connector ("and", "then", a comma...) between the last span of one call and
-the first span of the next. A limit: a call that copies nothing (out of scope, weather for
+request is cut at the last connector ("and", "then", a comma...) between the last span of one
+call and the first span of the next. A limit: a call that copies nothing (out of scope, weather for
 today) gives no anchor, and its part runs from the previous call's end to the next call's start.
 """
 
@@ -17,6 +17,11 @@ from intentforge.catalogue import IntentCall
 
 _CONNECTOR = re.compile(
     r"[,;.!?]?\s*\b(?:and then|and also|after that|then|also|and|plus)\b|[,;.!?](?=\s)",
+    re.IGNORECASE,
+)
+
+_TRAILING = re.compile(
+    r"(?:[,;.!?]?\s*\b(?:and then|and also|after that|then|also|and|plus))+[,;.!?\s]*$",
     re.IGNORECASE,
 )
 
@@ -50,23 +55,26 @@ def request_parts(text: str, calls: list[IntentCall]) -> list[str]:
     start = 0
     for i in range(len(calls) - 1):
         own = bounds[i]
-        after = own[1] if own is not None else start
-        following = next((b[0] for b in bounds[i + 1 :] if b is not None), len(text))
-        cut = None
-        for match in _CONNECTOR.finditer(text, max(after, start)):
-            if match.start() >= following:
-                break
-            cut = (match.start(), match.end())
-            break
-        if cut is None:  # no connector between them: cut where the next call's words begin
-            at = following if following < len(text) else max(after, start)
+        after = max(own[1] if own is not None else start, start)
+        following = next((b[0] for b in bounds[i + 1 :] if b is not None), None)
+        between = [
+            (m.start(), m.end())
+            for m in _CONNECTOR.finditer(text, after)
+            if following is None or m.end() <= following
+        ]
+        if between:
+            # Before the next call's words, the last connector: what comes after it is that
+            # call's ("high priority, and email anna"); with no words to aim at, the first.
+            cut = between[-1] if following is not None else between[0]
+        else:  # no connector: cut where the next call's words begin, or after this call's
+            at = following if following is not None else after
             cut = (at, at)
         cuts.append(cut)
         start = cut[1]
     parts = []
     begin = 0
     for cut_start, cut_end in cuts:
-        parts.append(text[begin:cut_start].strip(" ,;"))
+        parts.append(_TRAILING.sub("", text[begin:cut_start]).strip(" ,;"))
         begin = cut_end
     parts.append(text[begin:].strip(" ,;"))
     return parts
