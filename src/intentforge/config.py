@@ -64,6 +64,13 @@ class DataConfig(_Section):
         description="Share of out-of-scope rows: people ask an assistant for everything, and a "
         "false action costs more than a refusal, so this is the largest class.",
     )
+    multi_fraction: float = Field(
+        0.06,
+        ge=0,
+        le=0.5,
+        description="Share of rows that say two requests in one sentence ('add milk and what's "
+        "the weather'), joined from generated rows (templates generator).",
+    )
     out_dir: Path = Path("build/data")
     train_rows: int = Field(1400, ge=1)
     test_rows: int = Field(250, ge=1, description="Held out from training; calibrates refuse_at.")
