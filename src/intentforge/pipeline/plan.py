@@ -322,11 +322,10 @@ def _eval_stage(
     eval_paths = _eval_inputs(settings, paths)
 
     def evaluate() -> None:
-        from intentforge.data.jsonl import read_dataset
         from intentforge.evaluate.report import write_report
-        from intentforge.evaluate.runner import dataset_info, evaluate_models
+        from intentforge.evaluate.runner import dataset_info, evaluate_models, load_sets
 
-        rows = read_dataset(eval_paths)
+        rows = load_sets(eval_paths)  # each row marked with its set: figures per set
         results = evaluate_models(
             [str(p) for p in paths.models.values()], rows, catalogue, settings, progress=progress
         )
