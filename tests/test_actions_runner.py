@@ -271,4 +271,4 @@ def test_the_calls_of_one_request_run_in_order_each_with_its_own_result(
     assert posted == ["buy milk", "call the garage"]  # in the order said, once each
     assert results[3].data["task_id"] != results[0].data["task_id"]
     assert retried[0].replayed and retried[3].replayed
-    assert joined_reply(results).startswith(results[0].reply + " " + NONE_REPLY)
+    assert joined_reply([r.reply for r in results]).startswith(results[0].reply + " " + NONE_REPLY)

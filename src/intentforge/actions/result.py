@@ -41,9 +41,9 @@ class ActionResult(BaseModel):
     )
 
 
-def joined_reply(results: Sequence[ActionResult]) -> str:
-    """What to say back for the calls of one request, in order: each call's reply."""
-    return " ".join(r.reply.strip() for r in results if r.reply.strip())
+def joined_reply(replies: Sequence[str]) -> str:
+    """What to say back for the calls of one request: each call's reply, in order."""
+    return " ".join(r.strip() for r in replies if r.strip())
 
 
 class Plan(BaseModel):

@@ -190,6 +190,6 @@ async def act(
         "conversation_id": conversation_id,
         "result": first.model_dump(mode="json"),
         "calls": acted,
-        "reply": joined_reply(results),
+        "reply": joined_reply([r.reply for r in results]),
         "timings_ms": timings,
     }
