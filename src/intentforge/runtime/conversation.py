@@ -125,11 +125,15 @@ def replay(
 ) -> ParseResult:
     """The answer to the last of `turns`, a conversation whose history the client keeps (an
     OpenAI chat): `[(None, request), (question asked, answer), ...]`. The request is parsed
-    again (greedy: the same call) and each answer completes it while the call asks that very
-    question; when it does not, the last text is parsed as a new request."""
+    again (greedy: the same calls) and each answer completes its first incomplete call while
+    that call asks that very question; when it does not, the last text is parsed as a new
+    request. The other calls of the request are kept as they are."""
     result = parser.parse(turns[0][1], cancel=cancel)
     for question, answer in turns[1:]:
-        if question is None or result.question != question:
+        index = next((i for i, c in enumerate(result.calls) if c.missing), None)
+        if question is None or index is None or result.calls[index].question != question:
             return parser.parse(turns[-1][1], cancel=cancel)
-        result = parser.follow_up(result, answer, timezone=result.timezone)
+        waiting = result.only(result.calls[index])
+        filled = parser.follow_up(waiting, answer, timezone=result.timezone)
+        result = result.with_call(index, filled.calls[0])
     return result

@@ -100,6 +100,20 @@ class ParseResult:
             rest=(),
         )
 
+    def with_call(self, index: int, one: CallResult) -> ParseResult:
+        """This answer with its call at `index` replaced by `one` (a follow-up completed it)."""
+        calls = list(self.calls)
+        calls[index] = one
+        first = calls[0]
+        return replace(
+            self,
+            call=first.call,
+            resolved=first.resolved,
+            missing=first.missing,
+            question=first.question,
+            rest=tuple(calls[1:]),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """The first call at the top level as before, `calls` all of them; the top-level
         `missing` and `question` are the ones the answer asks (`waiting`'s)."""
