@@ -246,9 +246,7 @@ def test_unwritable_state_dir_is_a_clear_error(tmp_path, todoist_server):
     assert caught.value.status_code == 503
 
 
-def test_the_calls_of_one_request_run_in_order_each_with_its_own_result(
-    tmp_path, todoist_server
-):
+def test_the_calls_of_one_request_run_in_order_each_with_its_own_result(tmp_path, todoist_server):
     settings = settings_for(tmp_path, todoist_server, dry_run=False)
     calls = [
         (BUY_MILK, {}),

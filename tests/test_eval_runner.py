@@ -139,7 +139,10 @@ def test_gguf_predictor_parses_with_grammar_and_measures_stop_without(
 ) -> None:
     catalogue = load_catalogue()
     predictor = GGUFPredictor(
-        smollm2_gguf, catalogue, RuntimeConfig(n_threads=1, max_calls=1, max_tokens=48), stop_every=1
+        smollm2_gguf,
+        catalogue,
+        RuntimeConfig(n_threads=1, max_calls=1, max_tokens=48),
+        stop_every=1,
     )
     try:
         result = evaluate_predictor(predictor, ROWS, catalogue)

@@ -225,7 +225,10 @@ def test_a_row_of_several_calls_is_read_with_each_call_validated(tmp_path, catal
 @pytest.mark.parametrize(
     ("calls", "message"),
     [
-        ([{"intent": "add_task", "parameters": {"content": "buy milk", "due": "tomorrow"}}], "2 to 3"),
+        (
+            [{"intent": "add_task", "parameters": {"content": "buy milk", "due": "tomorrow"}}],
+            "2 to 3",
+        ),
         ([MULTI["calls"][1], MULTI["calls"][0]], "first call"),
         ([MULTI["calls"][0], {"intent": "fly", "parameters": {}}], "unknown intent"),
         ([MULTI["calls"][0], "none"], "each of row calls"),

@@ -189,21 +189,30 @@ def test_several_requests_are_several_tool_calls_in_one_message(
         chat = openai.OpenAI(base_url=f"{api.url}/v1", api_key=API_KEY, max_retries=0, timeout=60)
 
         def ask(history: list[dict], offered: list[dict] = tools) -> Any:
-            return chat.chat.completions.create(model="x", messages=history, tools=offered).choices[0]  # type: ignore[arg-type]
+            return chat.chat.completions.create(model="x", messages=history, tools=offered).choices[
+                0
+            ]  # type: ignore[arg-type]
 
         text = "add milk to the shopping list and what's the weather in paris"
         two = ask([{"role": "user", "content": text}])
         assert two.finish_reason == "tool_calls"
-        assert [(c.function.name, json.loads(c.function.arguments)) for c in two.message.tool_calls] == [
+        assert [
+            (c.function.name, json.loads(c.function.arguments)) for c in two.message.tool_calls
+        ] == [
             ("add_task", {"content": "milk", "project": "shopping"}),
             ("get_weather", {"location": "paris"}),
         ]
         assert len({c.id for c in two.message.tool_calls}) == 2
         # An out-of-scope part is left out; a tool not offered is too.
-        lights = ask([{"role": "user", "content": "turn on the lights and add bread to my groceries list"}])
+        lights = ask(
+            [{"role": "user", "content": "turn on the lights and add bread to my groceries list"}]
+        )
         assert [c.function.name for c in lights.message.tool_calls] == ["add_task"]
         weather_only = [t for t in tools if t["function"]["name"] == "get_weather"]
-        assert [c.function.name for c in ask([{"role": "user", "content": text}], weather_only).message.tool_calls] == ["get_weather"]
+        assert [
+            c.function.name
+            for c in ask([{"role": "user", "content": text}], weather_only).message.tool_calls
+        ] == ["get_weather"]
 
         # A missing slot is asked first; the answer completes it and every call comes at once.
         history: list[dict] = [
@@ -214,7 +223,9 @@ def test_several_requests_are_several_tool_calls_in_one_message(
         history += [{"role": "assistant", "content": asked.message.content}]
         history += [{"role": "user", "content": "to anna"}]
         done = ask(history)
-        assert [(c.function.name, json.loads(c.function.arguments)) for c in done.message.tool_calls] == [
+        assert [
+            (c.function.name, json.loads(c.function.arguments)) for c in done.message.tool_calls
+        ] == [
             ("add_task", {"content": "call the garage"}),
             ("send_email", {"to": "anna"}),
         ]

@@ -149,7 +149,9 @@ def test_jump_forward_context_is_the_answer_tokenized_as_training_does(
 
 def test_running_out_of_tokens_is_a_model_output_error(smollm2_gguf: Path) -> None:
     # No intent call renders in 8 tokens (the shortest, `none`, takes 11).
-    parser = Parser(smollm2_gguf, load_catalogue(), RuntimeConfig(max_tokens=8, n_threads=1, max_calls=1))
+    parser = Parser(
+        smollm2_gguf, load_catalogue(), RuntimeConfig(max_tokens=8, n_threads=1, max_calls=1)
+    )
     try:
         with pytest.raises(ModelOutputError, match="within 8 tokens") as err:
             parser.parse("turn off the lights")
@@ -248,7 +250,9 @@ def test_passive_openmp_waits_only_when_asked(
     import os
 
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
-    parser = Parser(smollm2_gguf, load_catalogue(), RuntimeConfig(n_threads=1, max_calls=1, omp_passive=passive))
+    parser = Parser(
+        smollm2_gguf, load_catalogue(), RuntimeConfig(n_threads=1, max_calls=1, omp_passive=passive)
+    )
     parser.close()
     assert os.environ.get("OMP_WAIT_POLICY") == expected
 
@@ -291,7 +295,9 @@ def test_refusal_share_is_the_threshold_at_which_out_of_scope_wins(smollm2_gguf:
         finally:
             parser.close()
 
-    measuring = Parser(smollm2_gguf, catalogue, RuntimeConfig(max_tokens=48, n_threads=1, max_calls=1))
+    measuring = Parser(
+        smollm2_gguf, catalogue, RuntimeConfig(max_tokens=48, n_threads=1, max_calls=1)
+    )
     try:
         share = measuring.refusal_share(text)
     finally:
@@ -338,7 +344,9 @@ def test_one_call_answers_carry_calls_too(smollm2_parser: Parser) -> None:
 def test_each_call_is_post_processed_on_its_own_part_of_the_request(
     multi_parser: Parser,
 ) -> None:
-    lights, bread = multi_parser.parse("turn on the lights and add bread to my groceries list").calls
+    lights, bread = multi_parser.parse(
+        "turn on the lights and add bread to my groceries list"
+    ).calls
     assert lights.call.intent == "none"
     assert bread.call.parameters == {"content": "bread", "project": "groceries"}
     high, eggs = multi_parser.parse(

@@ -293,7 +293,10 @@ def test_two_requests_said_in_one_breath_are_both_done_and_both_replies_spoken(
     pipeline = make_pipeline(transcriber, parse, runner)
     turn = pipeline.run(speaker_from(VoiceConfig()).speak(said.capitalize() + "."))
     assert [c["intent"] for c in turn.calls] == ["add_task", "get_weather"]
-    assert turn.intent == {"intent": "add_task", "parameters": {"content": "milk", "project": "shopping"}}
+    assert turn.intent == {
+        "intent": "add_task",
+        "parameters": {"content": "milk", "project": "shopping"},
+    }
     replies = [c["result"]["reply"] for c in turn.calls]
     assert turn.reply == " ".join(replies) and len(replies) == 2
     assert assert_valid_wav(turn.reply_wav) > 1.0

@@ -89,7 +89,9 @@ def server(settings: Settings, smollm2_parser: Parser) -> Iterator[WyomingServer
 @pytest.fixture(scope="module")
 def refusing_server(settings: Settings, smollm2_gguf: Path) -> Iterator[WyomingServer]:
     """The same model told to answer out-of-scope whatever it hears (runtime.refuse_at 0)."""
-    config = RuntimeConfig(max_tokens=48, n_threads=1, max_calls=1, jump_forward=True, refuse_at=0.0)
+    config = RuntimeConfig(
+        max_tokens=48, n_threads=1, max_calls=1, jump_forward=True, refuse_at=0.0
+    )
     parser = Parser(smollm2_gguf, load_catalogue(), config)
     yield from serve(settings, parser)
     parser.close()
@@ -364,7 +366,9 @@ def test_several_requests_are_handled_in_one_reply_that_joins_each_calls(
     multi_server: WyomingServer, multi_parser, runner: ActionRunner
 ) -> None:
     (event,) = ask(multi_server, Transcript(MILK_AND_PARIS, context={"conversation_id": "m1"}))
-    turn = answer(MILK_AND_PARIS, multi_parser.parse, lambda c, r: runner.act(c, resolved=r), Stages())
+    turn = answer(
+        MILK_AND_PARIS, multi_parser.parse, lambda c, r: runner.act(c, resolved=r), Stages()
+    )
     assert [o.intent for o in turn.outcomes] == ["add_task", "get_weather"]
     assert Handled.is_type(event.type), event
     assert event.data["text"] == turn.reply == " ".join(o.reply for o in turn.outcomes)

@@ -44,9 +44,7 @@ def join(first: dict[str, Any], second: dict[str, Any], rng: random.Random) -> d
     return {**row, "text": text}
 
 
-def compose(
-    rows: Sequence[dict[str, Any]], count: int, rng: random.Random
-) -> list[dict[str, Any]]:
+def compose(rows: Sequence[dict[str, Any]], count: int, rng: random.Random) -> list[dict[str, Any]]:
     """`rows` with `2 * count` of them joined pairwise into `count` two-call rows (fewer when
     too few rows are in scope); the rest unchanged, in order."""
     order = list(range(len(rows)))

@@ -267,7 +267,7 @@ class Engine:
             if cancel is not None and cancel.is_set():
                 raise Cancelled("generation cancelled: the request timed out")
             draft = self._draft(run, constraint, max_tokens)
-            if draft:
+            if draft and constraint is not None:  # drafts come only with a grammar
                 if self._verify(run, draft, constraint, abstain, max_tokens):
                     break
                 continue

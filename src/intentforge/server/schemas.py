@@ -67,7 +67,9 @@ class ResolvedValue(BaseModel):
 class CallOut(BaseModel):
     intent: str = Field(description="Intent name from the catalogue ('none': out of scope).")
     parameters: dict[str, Any] = Field(description="Slots that were said.")
-    resolved: dict[str, ResolvedValue] = Field(description="Date slots resolved: {slot: {text, iso}}.")
+    resolved: dict[str, ResolvedValue] = Field(
+        description="Date slots resolved: {slot: {text, iso}}."
+    )
     missing: list[str] = missing_out()
     question: str | None = question_out()
 

@@ -172,7 +172,7 @@ class WyomingService:
             parsed = await self.pool.parse(text)
         except IntentforgeError as exc:
             return [NotRecognized(text=str(exc), context=reply_context)]
-        found = [
+        found: list[Eventable] = [
             Intent(name=c.call.intent, entities=entities(c), context=reply_context)
             for c in parsed.calls
             if c.call.intent != OUT_OF_SCOPE
