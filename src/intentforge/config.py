@@ -61,8 +61,9 @@ class DataConfig(_Section):
         0.3,
         ge=0,
         le=0.6,
-        description="Share of out-of-scope rows: people ask an assistant for everything, and a "
-        "false action costs more than a refusal, so this is the largest class.",
+        description="Share of out-of-scope requests (a row saying two counts both): people ask "
+        "an assistant for everything, and a false action costs more than a refusal, so this is "
+        "the largest class.",
     )
     multi_fraction: float = Field(
         0.06,
