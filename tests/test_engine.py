@@ -183,3 +183,33 @@ def test_out_of_scope_wins_the_second_calls_intent_choice_too(engine: Engine) ->
     gen = engine.generate(prompt, grammar=grammar, max_tokens=40, abstain=abstain)
     assert gen.text.endswith('\n{"intent":"none","parameters":{}}'), gen.text
     assert gen.abstain_share is not None
+
+
+def test_a_two_call_answer_decodes_with_jump_forward_and_drafts_as_step_by_step(
+    smollm2_gguf,
+) -> None:
+    from intentforge.config import RuntimeConfig
+    from intentforge.prompt import normalise_text
+    from intentforge.runtime import Parser
+
+    catalogue = load_catalogue()
+    text = "add milk to the shopping list and what's the weather in paris"
+    # The untuned model never chooses a second call: this grammar makes it write two.
+    one_or_two = catalogue.grammar(normalise_text(text), max_calls=2)
+    two = one_or_two.replace('root ::= call ("\\n" call)?', 'root ::= call "\\n" call', 1)
+    assert two != one_or_two
+    answers = []
+    for draft_tokens in (0, 8):
+        config = RuntimeConfig(n_threads=1, max_calls=2, draft_tokens=draft_tokens)
+        parser = Parser(smollm2_gguf, catalogue, config)
+        try:
+            answers.append(
+                parser._engine.generate(parser.prompt_tokens(text), grammar=two, max_tokens=96)
+            )
+        finally:
+            parser.close()
+    step_by_step, drafted = answers
+    assert drafted.text == step_by_step.text and drafted.stopped_by_eos
+    assert len(catalogue.validate_calls(drafted.text)) == 2
+    # Fixed text (the second call's '{"intent":"' too) is appended in batches, not sampled.
+    assert drafted.forced_tokens > 0 and drafted.steps < drafted.n_tokens
