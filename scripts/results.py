@@ -32,6 +32,7 @@ QUALITY_COLUMNS = (
     ("json_validity", "JSON valid"),
     ("stop_rate", "stop rate"),
     ("out_of_scope_refusal", "out-of-scope refusal"),
+    ("multi_exact_match", "multi-request exact call lists"),
     ("latency_p50_ms", "p50"),
     ("latency_p95_ms", "p95"),
 )

@@ -120,7 +120,8 @@ def smollm2_parser(smollm2_gguf: Path):
     from intentforge.runtime import Parser
 
     # One thread: tests share 2 cores with other work, where llama.cpp's spinning threads lose.
-    config = RuntimeConfig(max_tokens=48, n_threads=1, jump_forward=True)
+    # One call: untuned, it never ends an answer by choice where another call may follow.
+    config = RuntimeConfig(max_tokens=48, n_threads=1, max_calls=1, jump_forward=True)
     parser = Parser(smollm2_gguf, load_catalogue(), config)
     yield parser
     parser.close()
@@ -173,6 +174,75 @@ class AskingParser:
 @pytest.fixture(scope="session")
 def asking_parser(smollm2_parser) -> AskingParser:
     return AskingParser(smollm2_parser)
+
+
+# Several requests in one sentence. The untuned model never writes two calls, so this double of
+# the engine (the runtime's boundary) answers the requests below as a tuned model does: the
+# parser's splitting, validation and post-processing of each call, conversations, actions,
+# servers, Wyoming and the OpenAI endpoint after it are the real thing, and every other request
+# goes to the real model.
+MULTI_ANSWERS = {
+    "add milk to the shopping list and what's the weather in paris": (
+        '{"intent":"add_task","parameters":{"content":"milk","project":"shopping"}}\n'
+        '{"intent":"get_weather","parameters":{"location":"paris"}}'
+    ),
+    "turn on the lights and add bread to my groceries list": (
+        '{"intent":"none","parameters":{}}\n{"intent":"add_task","parameters":{"content":"bread"}}'
+    ),
+    "add bread to my list, high priority, and add eggs to my groceries list": (
+        '{"intent":"add_task","parameters":{"content":"bread"}}\n'
+        '{"intent":"add_task","parameters":{"content":"eggs"}}'
+    ),
+    "send an email and remind me to call the garage": (
+        '{"intent":"send_email","parameters":{}}\n'
+        '{"intent":"add_task","parameters":{"content":"call the garage"}}'
+    ),
+    "remind me to call the garage and send an email": (
+        '{"intent":"add_task","parameters":{"content":"call the garage"}}\n'
+        '{"intent":"send_email","parameters":{}}'
+    ),
+}
+
+
+class ScriptedEngine:
+    """The real engine, except that the prompts of `answers`' requests get those answers."""
+
+    def __init__(self, engine, answers: dict[str, str]) -> None:
+        self._engine = engine
+        self._answers = {tuple(engine.prompt_tokens(t)): a for t, a in answers.items()}
+
+    def __getattr__(self, name: str):
+        return getattr(self._engine, name)
+
+    def generate(self, prompt_tokens: list[int], **options):
+        from intentforge.runtime import Generation
+
+        raw = self._answers.get(tuple(prompt_tokens))
+        if raw is None:
+            return self._engine.generate(prompt_tokens, **options)
+        return Generation(
+            text=raw,
+            stopped_by_eos=True,
+            n_tokens=len(raw) // 4,
+            latency_ms=1.0,
+            prompt_tokens=len(prompt_tokens),
+            steps=1,
+            timings_ms={"prefill_ms": 0.5, "decode_ms": 0.5, "grammar_ms": 0.0},
+        )
+
+
+@pytest.fixture(scope="session")
+def multi_parser(smollm2_gguf: Path):
+    """A parser whose model answers MULTI_ANSWERS with several calls."""
+    from intentforge.catalogue import load_catalogue
+    from intentforge.config import RuntimeConfig
+    from intentforge.runtime import Parser
+
+    config = RuntimeConfig(max_tokens=48, n_threads=1, max_calls=1)
+    parser = Parser(smollm2_gguf, load_catalogue(), config)
+    parser._engine = ScriptedEngine(parser._engine, MULTI_ANSWERS)  # type: ignore[assignment]
+    yield parser
+    parser.close()
 
 
 # Model pipeline: a tiny randomly initialised Llama with SmolLM2's real tokenizer, trained until it

@@ -207,3 +207,40 @@ def test_text_is_parsed_by_the_model_then_acted_on(tmp_path, smollm2_parser, tod
     )
     assert body["timings_ms"]["parse"] > 0
     assert todoist_server.calls("POST", "/api/v1/tasks") == []
+
+
+def test_several_requests_in_one_text_are_acted_on_in_order(
+    tmp_path, todoist_server, open_meteo_server, multi_parser
+):
+    client = make_client(
+        tmp_path,
+        {
+            "todoist_base_url": todoist_server.base_url,
+            "geocoding_url": open_meteo_server.geocoding_url,
+            "forecast_url": open_meteo_server.forecast_url,
+            "dry_run": False,
+        },
+        parsers=[multi_parser],
+        todoist_api_token=todoist_server.token,
+    )
+    text = "add milk to the shopping list and what's the weather in paris"
+    body = client.post("/v1/act", json={"text": text}, headers=AUTH).json()
+    assert (body["intent"], body["parameters"]) == (
+        "add_task",
+        {"content": "milk", "project": "shopping"},
+    )
+    assert [c["intent"] for c in body["calls"]] == ["add_task", "get_weather"]
+    assert [c["result"]["status"] for c in body["calls"]] == ["done", "done"]
+    assert body["result"] == body["calls"][0]["result"]
+    replies = [c["result"]["reply"] for c in body["calls"]]
+    assert body["reply"] == " ".join(replies)
+    assert len(todoist_server.calls("POST", "/api/v1/tasks")) == 1
+
+    # Only the call that misses a slot waits; the complete one is done now.
+    asked = client.post(
+        "/v1/act", json={"text": "remind me to call the garage and send an email"}, headers=AUTH
+    ).json()
+    assert [c["result"]["status"] for c in asked["calls"]] == ["done", "needs_clarification"]
+    assert (asked["missing"], asked["question"]) == (["to"], "Who should I send it to?")
+    assert asked["reply"].endswith("Who should I send it to?")
+    assert asked["conversation_id"]

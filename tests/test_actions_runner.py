@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from intentforge.actions import NONE_REPLY, ActionRunner, ActionStatus, act
+from intentforge.actions import NONE_REPLY, ActionRunner, ActionStatus, act, joined_reply
 from intentforge.catalogue import load_catalogue
 from intentforge.config import Settings, load_settings
 from intentforge.errors import IntentforgeError
@@ -244,3 +244,29 @@ def test_unwritable_state_dir_is_a_clear_error(tmp_path, todoist_server):
     with pytest.raises(IntentforgeError, match="state_dir") as caught:
         runner.act(BUY_MILK, idempotency_key="k")
     assert caught.value.status_code == 503
+
+
+def test_the_calls_of_one_request_run_in_order_each_with_its_own_result(tmp_path, todoist_server):
+    settings = settings_for(tmp_path, todoist_server, dry_run=False)
+    calls = [
+        (BUY_MILK, {}),
+        ({"intent": "none", "parameters": {}}, {}),
+        ({"intent": "send_email", "parameters": {}}, {}),
+        ({"intent": "add_task", "parameters": {"content": "call the garage"}}, {}),
+    ]
+    with ActionRunner(settings, token(todoist_server)) as runner:
+        results = runner.act_calls(calls, idempotency_key="req-7")
+        retried = runner.act_calls(calls, idempotency_key="req-7")
+    assert [r.status for r in results] == [
+        ActionStatus.DONE,
+        ActionStatus.DONE,
+        ActionStatus.NEEDS_CLARIFICATION,
+        ActionStatus.DONE,
+    ]
+    assert [r.intent for r in results] == ["add_task", "none", "send_email", "add_task"]
+    assert results[1].reply == NONE_REPLY and results[2].reply == "Who should I send it to?"
+    posted = [r.body["content"] for r in todoist_server.calls("POST", "/api/v1/tasks")]
+    assert posted == ["buy milk", "call the garage"]  # in the order said, once each
+    assert results[3].data["task_id"] != results[0].data["task_id"]
+    assert retried[0].replayed and retried[3].replayed
+    assert joined_reply([r.reply for r in results]).startswith(results[0].reply + " " + NONE_REPLY)

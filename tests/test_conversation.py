@@ -145,7 +145,7 @@ def test_an_answer_that_does_not_fit_is_asked_again_and_cancel_drops_it(
     smollm2_gguf, fixtures_dir
 ) -> None:
     catalogue = load_catalogue([fixtures_dir / "user_intents.yaml"])
-    parser = Parser(smollm2_gguf, catalogue, RuntimeConfig(n_threads=1))
+    parser = Parser(smollm2_gguf, catalogue, RuntimeConfig(n_threads=1, max_calls=1))
     try:
         call = catalogue.validate({"intent": "set_thermostat", "parameters": {"room": "kitchen"}})
         pending = ParseResult(call, {}, "", {}, 0, missing=("temperature",), question="?")
@@ -191,3 +191,16 @@ def test_replay_completes_a_conversation_whose_history_the_client_kept(
     other = [(None, "send an email"), ("What should I add?", "play some jazz")]
     assert replay(Asks(), other).call.intent == "none"  # type: ignore[arg-type]
     assert parsed == ["send an email", "play some jazz"]
+
+
+def test_of_several_calls_only_the_incomplete_one_waits(multi_parser: Parser) -> None:
+    store = Conversations(ttl_s=60, max_open=10)
+    asked = store.turn(multi_parser, "remind me to call the garage and send an email")
+    assert asked.conversation_id is not None
+    assert [c.call.intent for c in asked.calls] == ["add_task", "send_email"]
+    done = store.turn(multi_parser, "to anna", conversation_id=asked.conversation_id)
+    # The task was complete and is acted on with the first answer; the e-mail alone waited.
+    assert [c.call.to_dict() for c in done.calls] == [
+        {"intent": "send_email", "parameters": {"to": "anna"}}
+    ]
+    assert done.waiting is None and done.conversation_id is None

@@ -112,3 +112,23 @@ def test_length_batches_cover_every_row_once_and_group_similar_lengths(tokenizer
         examples, batch_size=8, seed=1, epoch=1
     )  # reshuffled per epoch
     assert batches == length_batches(examples, batch_size=8, seed=1, epoch=0)  # deterministic
+
+
+def test_a_row_of_several_calls_is_learned_as_its_calls_one_per_line(tokenizer) -> None:
+    row = {
+        "id": "m1",
+        "text": "add milk to my list and what's the weather in paris",
+        "intent": "add_task",
+        "parameters": {"content": "milk"},
+        "calls": [
+            {"intent": "add_task", "parameters": {"content": "milk"}},
+            {"intent": "get_weather", "parameters": {"location": "paris"}},
+        ],
+        "source": "templates",
+    }
+    example = _encode(tokenizer, [row]).examples[0]
+    completion = tokenizer.decode(list(example.input_ids[example.prompt_len :]))
+    assert completion == (
+        '{"intent":"add_task","parameters":{"content":"milk"}}\n'
+        '{"intent":"get_weather","parameters":{"location":"paris"}}<|im_end|>'
+    )

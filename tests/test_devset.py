@@ -127,3 +127,31 @@ def test_dev_files_are_one_json_object_per_line(name):
     for path in files:
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             assert isinstance(json.loads(line), dict), f"{path.name}:{number}"
+
+
+def test_the_multi_request_set_is_valid_varied_and_never_generated() -> None:
+    """data/dev-multi: at least 60 requests of two or three calls each, written by hand from
+    the intent descriptions before the generator's multi-request rows were read."""
+    from intentforge.config import load_settings
+    from intentforge.data.jsonl import row_calls
+    from intentforge.data.templates import generate
+
+    catalogue = load_catalogue()
+    rows = read_dataset(DATA_DIR / "dev-multi", catalogue)
+    assert len(rows) >= 60
+    assert len({_loose_key(r["text"]) for r in rows}) == len(rows)
+    calls = [row_calls(r) for r in rows]
+    assert all(2 <= len(c) <= 3 for c in calls)
+    for row, said in zip(rows, calls, strict=True):
+        for call in said:
+            for value in call["parameters"].values():
+                assert not isinstance(value, str) or value.casefold() in row["text"].casefold()
+    assert sum(any(c["intent"] == OUT_OF_SCOPE for c in s) for s in calls) >= 10
+    assert sum(any(catalogue.missing(catalogue.validate(c)) for c in s) for s in calls) >= 3
+    assert sum(len(s) == 3 for s in calls) >= 2
+    assert any(r["text"][0].isupper() and r["text"][-1] in ".?" for r in rows)  # written
+    assert sum(r["text"] == r["text"].lower() for r in rows) >= 30  # as transcribed
+    data = load_settings().data
+    produced = generate(catalogue, data.rows, data.seed, data.none_fraction, multi_fraction=0.06)
+    generated = {_loose_key(r["text"]) for r in produced}
+    assert not [r["id"] for r in rows if _loose_key(r["text"]) in generated]

@@ -106,7 +106,7 @@ def test_drafted_decoding_gives_the_answer_of_step_by_step_decoding(
 
     answers = []
     for draft_tokens in (0, 8):
-        config = RuntimeConfig(max_tokens=48, n_threads=1, draft_tokens=draft_tokens)
+        config = RuntimeConfig(max_tokens=48, n_threads=1, max_calls=1, draft_tokens=draft_tokens)
         parser = Parser(smollm2_gguf, load_catalogue(), config)
         try:
             answers.append(parser.generate(text, grammar=True, max_tokens=48))
@@ -121,3 +121,95 @@ def test_drafted_decoding_gives_the_answer_of_step_by_step_decoding(
     assert drafted.n_tokens == step_by_step.n_tokens
     assert drafted.accepted_tokens > 0  # the model copied at least one drafted token
     assert drafted.steps < step_by_step.steps
+
+
+def _accept_text(engine: Engine, constraint, text: str) -> None:
+    for token in engine.tokenize(text, special=False):
+        assert constraint.accepts(token), text
+        constraint.accept(token)
+
+
+def _eos(engine: Engine) -> int:
+    return int(engine._llm.token_eos())
+
+
+def test_after_a_call_the_grammar_admits_only_a_new_line_or_the_end(
+    engine: Engine, constraint
+) -> None:
+    _accept_text(engine, constraint, '{"intent":"none","parameters":{}}')
+    assert constraint.accepts(_eos(engine))
+    assert constraint.accepts(_token(engine, "\n"))
+    for other in (",", " ", "{", "x"):
+        assert not constraint.accepts(_token(engine, other))
+    constraint.accept(_token(engine, "\n"))
+    forced, done = engine._jump.forced_text(constraint, b"")
+    assert (forced, done) == (b'{"intent":"', False)  # the next call starts as the first did
+
+
+def test_an_answer_holds_at_most_three_calls(engine: Engine, constraint) -> None:
+    call = '{"intent":"get_weather","parameters":{}}'
+    _accept_text(engine, constraint, "\n".join([call] * 3))
+    assert constraint.accepts(_eos(engine))
+    assert not constraint.accepts(_token(engine, "\n"))
+
+
+def test_one_call_grammar_ends_after_the_call(engine: Engine) -> None:
+    one = engine._compile(load_catalogue().grammar(max_calls=1))
+    try:
+        _accept_text(engine, one, '{"intent":"none","parameters":{}}')
+        assert not one.accepts(_token(engine, "\n"))
+        _, done = engine._jump.forced_text(one, b"")
+        assert done
+    finally:
+        one.free()
+
+
+def test_abstaining_stands_at_every_calls_intent_choice() -> None:
+    abstain = Abstain(at=AT_INTENT, choice=b'none"', others=(b'add_task"',), min_p=0.3)
+    assert abstain.applies(AT_INTENT)
+    assert abstain.applies(b'{"intent":"add_task","parameters":{}}\n' + AT_INTENT)
+    assert not abstain.applies(b'{"intent":"add_task","parameters":{}}')
+    assert not abstain.applies(b'{"intent":"add_task","parameters":{"content":"{\\"intent\\":"')
+
+
+def test_out_of_scope_wins_the_second_calls_intent_choice_too(engine: Engine) -> None:
+    first = '{\\"intent\\":\\"add_task\\",\\"parameters\\":{}}'
+    grammar = (
+        f'root ::= "{first}\\n{{\\"intent\\":\\"" ("add_task" | "none") '
+        '"\\",\\"parameters\\":{}}"\n'
+    )
+    abstain = Abstain(at=AT_INTENT, choice=b'none"', others=(b'add_task"',), min_p=0.0)
+    prompt = engine.prompt_tokens("add bread to my list and turn on the lights")
+    gen = engine.generate(prompt, grammar=grammar, max_tokens=40, abstain=abstain)
+    assert gen.text.endswith('\n{"intent":"none","parameters":{}}'), gen.text
+    assert gen.abstain_share is not None
+
+
+def test_a_two_call_answer_decodes_with_jump_forward_and_drafts_as_step_by_step(
+    smollm2_gguf,
+) -> None:
+    from intentforge.config import RuntimeConfig
+    from intentforge.prompt import normalise_text
+    from intentforge.runtime import Parser
+
+    catalogue = load_catalogue()
+    text = "add milk to the shopping list and what's the weather in paris"
+    # The untuned model never chooses a second call: this grammar makes it write two.
+    one_or_two = catalogue.grammar(normalise_text(text), max_calls=2)
+    two = one_or_two.replace('root ::= call ("\\n" call)?', 'root ::= call "\\n" call', 1)
+    assert two != one_or_two
+    answers = []
+    for draft_tokens in (0, 8):
+        config = RuntimeConfig(n_threads=1, max_calls=2, draft_tokens=draft_tokens)
+        parser = Parser(smollm2_gguf, catalogue, config)
+        try:
+            answers.append(
+                parser._engine.generate(parser.prompt_tokens(text), grammar=two, max_tokens=96)
+            )
+        finally:
+            parser.close()
+    step_by_step, drafted = answers
+    assert drafted.text == step_by_step.text and drafted.stopped_by_eos
+    assert len(catalogue.validate_calls(drafted.text)) == 2
+    # Fixed text (the second call's '{"intent":"' too) is appended in batches, not sampled.
+    assert drafted.forced_tokens > 0 and drafted.steps < drafted.n_tokens

@@ -116,7 +116,7 @@ def test_baseline_prompt_lists_every_intent_and_fitting_examples(user_catalogue)
 def test_baseline_answers_with_json_from_free_text(smollm2_gguf: Path) -> None:
     catalogue = load_catalogue()
     predictor = BaselinePredictor(
-        smollm2_gguf, catalogue, RuntimeConfig(n_threads=1), max_tokens=48
+        smollm2_gguf, catalogue, RuntimeConfig(n_threads=1, max_calls=1), max_tokens=48
     )
     try:
         # One of its own few-shot examples: even the untuned model copies that answer.
@@ -139,7 +139,10 @@ def test_gguf_predictor_parses_with_grammar_and_measures_stop_without(
 ) -> None:
     catalogue = load_catalogue()
     predictor = GGUFPredictor(
-        smollm2_gguf, catalogue, RuntimeConfig(n_threads=1, max_tokens=48), stop_every=1
+        smollm2_gguf,
+        catalogue,
+        RuntimeConfig(n_threads=1, max_calls=1, max_tokens=48),
+        stop_every=1,
     )
     try:
         result = evaluate_predictor(predictor, ROWS, catalogue)

@@ -15,6 +15,7 @@ from intentforge.data.jsonl import (
     check_writable,
     read_dataset,
     read_jsonl,
+    row_calls,
     validate_row,
     write_jsonl,
 )
@@ -193,3 +194,54 @@ def test_a_row_that_leaves_a_required_slot_out_is_read_as_asking_for_it(tmp_path
 def test_a_row_without_required_keys_says_which(catalogue):
     with pytest.raises(IntentforgeError, match="lacks the key\\(s\\) id, source"):
         validate_row({"text": "x", "intent": "none", "parameters": {}}, catalogue)
+
+
+MULTI = {
+    "id": "m1",
+    "text": "remind me to buy milk tomorrow and turn on the lights",
+    "intent": "add_task",
+    "parameters": {"content": "buy milk", "due": "tomorrow"},
+    "calls": [
+        {"intent": "add_task", "parameters": {"due": "tomorrow", "content": "buy milk"}},
+        {"intent": "none", "parameters": {}},
+    ],
+    "source": "dev",
+}
+
+
+def test_a_row_of_several_calls_is_read_with_each_call_validated(tmp_path, catalogue):
+    path = tmp_path / "rows.jsonl"
+    write_jsonl(path, [GOOD, MULTI])
+    plain, multi = read_dataset(path, catalogue)
+    assert row_calls(plain) == [{"intent": "add_task", "parameters": plain["parameters"]}]
+    assert row_calls(multi) == [
+        {"intent": "add_task", "parameters": {"content": "buy milk", "due": "tomorrow"}},
+        {"intent": "none", "parameters": {}},
+    ]
+    gold = read_dataset(path)  # gold labels for eval: calls kept, parameters defaulted
+    assert [c["intent"] for c in row_calls(gold[1])] == ["add_task", "none"]
+
+
+@pytest.mark.parametrize(
+    ("calls", "message"),
+    [
+        (
+            [{"intent": "add_task", "parameters": {"content": "buy milk", "due": "tomorrow"}}],
+            "2 to 3",
+        ),
+        ([MULTI["calls"][1], MULTI["calls"][0]], "first call"),
+        ([MULTI["calls"][0], {"intent": "fly", "parameters": {}}], "unknown intent"),
+        ([MULTI["calls"][0], "none"], "each of row calls"),
+    ],
+)
+def test_bad_calls_are_rejected_with_file_and_line(tmp_path, catalogue, calls, message):
+    path = tmp_path / "rows.jsonl"
+    write_jsonl(path, [{**MULTI, "calls": calls}])
+    with pytest.raises(IntentforgeError, match=f"rows.jsonl:1: .*{message}"):
+        read_dataset(path, catalogue)
+
+
+def test_the_multi_request_dev_set_reads_and_holds_at_least_60_rows(catalogue):
+    rows = read_dataset(Path(__file__).resolve().parents[1] / "data" / "dev-multi", catalogue)
+    assert len(rows) >= 60
+    assert all(len(row_calls(r)) >= 2 for r in rows)

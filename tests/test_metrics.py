@@ -12,6 +12,7 @@ from intentforge.evaluate.metrics import (
     compute_metrics,
     costly_errors,
     costly_errors_per_set,
+    multi_exact_per_set,
     normalise_value,
     values_equal,
 )
@@ -222,3 +223,48 @@ def test_empty_dataset_gives_undefined_rates_not_zeros():
     assert metrics.intent_accuracy is None
     assert metrics.stop_rate is None
     assert metrics.latency_p50_ms is None
+
+
+def _multi(n, gold_calls, calls, dataset="data/dev-multi"):
+    first = calls[0] if calls else {"intent": None, "parameters": {}}
+    return Prediction(
+        id=f"m{n}",
+        text=f"multi {n}",
+        gold_intent=gold_calls[0]["intent"],
+        gold_parameters=gold_calls[0]["parameters"],
+        intent=first["intent"],
+        parameters=first["parameters"],
+        gold_calls=gold_calls,
+        calls=calls,
+        dataset=dataset,
+    )
+
+
+MILK = {"intent": "add_task", "parameters": {"content": "milk"}}
+PARIS = {"intent": "get_weather", "parameters": {"location": "Paris"}}
+NONE = {"intent": "none", "parameters": {}}
+
+
+def test_a_multi_request_is_scored_as_an_exact_call_list() -> None:
+    rows = [
+        _multi(1, [MILK, PARIS], [MILK, {**PARIS, "parameters": {"location": "paris"}}]),  # right
+        _multi(2, [MILK, PARIS], [PARIS, MILK]),  # wrong order
+        _multi(3, [MILK, PARIS], [MILK]),  # a call lost
+        _multi(4, [NONE, MILK], [NONE, MILK, PARIS]),  # a call too many
+        _p(5, "add_task", {"content": "milk"}, "add_task", {"content": "milk"}),
+    ]
+    metrics = compute_metrics(rows, SLOTS)
+    assert (metrics.multi_rows, metrics.multi_exact_match) == (4, 0.25)
+    # One-request figures are over the one-request row alone.
+    assert metrics.intent_accuracy == 1.0 and metrics.rows == 5
+    assert multi_exact_per_set(rows) == [{"dataset": "data/dev-multi", "rows": 4, "exact": 1}]
+
+
+def test_a_one_request_answered_with_two_calls_is_not_exact_and_an_action_is_false() -> None:
+    two = replace(
+        _p(1, "none", {}, "none"), gold_calls=[NONE], calls=[NONE, {**MILK}]
+    )  # refused, then acted anyway
+    metrics = compute_metrics([two], SLOTS)
+    assert metrics.exact_match == 0.0
+    assert metrics.false_action_rate == 1.0
+    assert metrics.multi_exact_match is None  # no multi-request rows: undefined, not zero

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import openai
@@ -177,3 +178,56 @@ def test_only_our_own_question_makes_the_next_message_an_answer() -> None:
         chat(("system", "be brief"), ("assistant", asked), ("user", "to anna")),
     ):
         assert len(_turns(other, {asked})) == 1
+
+
+def test_several_requests_are_several_tool_calls_in_one_message(
+    multi_parser: Parser, tools: list[dict]
+) -> None:
+    app = create_app(load_settings(None, {}), Secrets(api_key=API_KEY), parsers=[multi_parser])
+    api = ApiServer(app).start()
+    try:
+        chat = openai.OpenAI(base_url=f"{api.url}/v1", api_key=API_KEY, max_retries=0, timeout=60)
+
+        def ask(history: list[dict], offered: list[dict] = tools) -> Any:
+            return chat.chat.completions.create(model="x", messages=history, tools=offered).choices[
+                0
+            ]  # type: ignore[arg-type]
+
+        text = "add milk to the shopping list and what's the weather in paris"
+        two = ask([{"role": "user", "content": text}])
+        assert two.finish_reason == "tool_calls"
+        assert [
+            (c.function.name, json.loads(c.function.arguments)) for c in two.message.tool_calls
+        ] == [
+            ("add_task", {"content": "milk", "project": "shopping"}),
+            ("get_weather", {"location": "paris"}),
+        ]
+        assert len({c.id for c in two.message.tool_calls}) == 2
+        # An out-of-scope part is left out; a tool not offered is too.
+        lights = ask(
+            [{"role": "user", "content": "turn on the lights and add bread to my groceries list"}]
+        )
+        assert [c.function.name for c in lights.message.tool_calls] == ["add_task"]
+        weather_only = [t for t in tools if t["function"]["name"] == "get_weather"]
+        assert [
+            c.function.name
+            for c in ask([{"role": "user", "content": text}], weather_only).message.tool_calls
+        ] == ["get_weather"]
+
+        # A missing slot is asked first; the answer completes it and every call comes at once.
+        history: list[dict] = [
+            {"role": "user", "content": "remind me to call the garage and send an email"}
+        ]
+        asked = ask(history)
+        assert asked.finish_reason == "stop" and asked.message.content == "Who should I send it to?"
+        history += [{"role": "assistant", "content": asked.message.content}]
+        history += [{"role": "user", "content": "to anna"}]
+        done = ask(history)
+        assert [
+            (c.function.name, json.loads(c.function.arguments)) for c in done.message.tool_calls
+        ] == [
+            ("add_task", {"content": "call the garage"}),
+            ("send_email", {"to": "anna"}),
+        ]
+    finally:
+        api.stop()

@@ -67,7 +67,7 @@ def test_the_parser_runs_only_the_post_processing_steps_the_settings_enable(
     text = "remind me to buy milk tomorrow at 5pm"
     answers = {}
     for steps in ([], ["resolve_dates"]):
-        config = RuntimeConfig(max_tokens=48, n_threads=1, postprocess=steps)
+        config = RuntimeConfig(max_tokens=48, n_threads=1, max_calls=1, postprocess=steps)
         parser = Parser(smollm2_gguf, load_catalogue(), config)
         try:
             answers[len(steps)] = parser.parse(text, now=NOW)
@@ -106,7 +106,7 @@ def test_jump_forward_appends_fixed_text_without_sampling_it(
 ) -> None:
     # Both ways give canonical valid calls; they may differ in content, since jump-forward feeds
     # fixed text tokenized as training tokenizes it, not as the model happens to spell it.
-    config = RuntimeConfig(max_tokens=48, n_threads=1, jump_forward=False)
+    config = RuntimeConfig(max_tokens=48, n_threads=1, max_calls=1, jump_forward=False)
     plain = Parser(smollm2_gguf, load_catalogue(), config)
     catalogue = plain.catalogue
     try:
@@ -149,7 +149,9 @@ def test_jump_forward_context_is_the_answer_tokenized_as_training_does(
 
 def test_running_out_of_tokens_is_a_model_output_error(smollm2_gguf: Path) -> None:
     # No intent call renders in 8 tokens (the shortest, `none`, takes 11).
-    parser = Parser(smollm2_gguf, load_catalogue(), RuntimeConfig(max_tokens=8, n_threads=1))
+    parser = Parser(
+        smollm2_gguf, load_catalogue(), RuntimeConfig(max_tokens=8, n_threads=1, max_calls=1)
+    )
     try:
         with pytest.raises(ModelOutputError, match="within 8 tokens") as err:
             parser.parse("turn off the lights")
@@ -224,7 +226,7 @@ def test_a_truncated_gguf_is_refused(tmp_path: Path, smollm2_gguf: Path) -> None
 def test_a_fine_tuned_model_answers_its_training_requests_exactly(tiny_gguf: Path) -> None:
     from tiny_model import FIT_ROWS
 
-    config = RuntimeConfig(n_ctx=256, max_tokens=32, n_threads=1)
+    config = RuntimeConfig(n_ctx=256, max_tokens=32, n_threads=1, max_calls=1)
     parser = Parser(tiny_gguf, load_catalogue(), config)
     try:
         for row in FIT_ROWS[:3]:
@@ -248,7 +250,9 @@ def test_passive_openmp_waits_only_when_asked(
     import os
 
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
-    parser = Parser(smollm2_gguf, load_catalogue(), RuntimeConfig(n_threads=1, omp_passive=passive))
+    parser = Parser(
+        smollm2_gguf, load_catalogue(), RuntimeConfig(n_threads=1, max_calls=1, omp_passive=passive)
+    )
     parser.close()
     assert os.environ.get("OMP_WAIT_POLICY") == expected
 
@@ -269,7 +273,7 @@ def test_refuse_at_zero_answers_out_of_scope_to_everything_and_one_is_greedy(
 ) -> None:
     intents = {}
     for refuse_at in (0.0, 1.0):
-        config = RuntimeConfig(max_tokens=48, n_threads=1, refuse_at=refuse_at)
+        config = RuntimeConfig(max_tokens=48, n_threads=1, max_calls=1, refuse_at=refuse_at)
         parser = Parser(smollm2_gguf, load_catalogue(), config)
         try:
             intents[refuse_at] = [parser.parse(text).call.intent for text in REQUESTS[:2]]
@@ -284,14 +288,16 @@ def test_refusal_share_is_the_threshold_at_which_out_of_scope_wins(smollm2_gguf:
     text = "add milk to my shopping list"
 
     def answer(refuse_at: float) -> str:
-        config = RuntimeConfig(max_tokens=48, n_threads=1, refuse_at=refuse_at)
+        config = RuntimeConfig(max_tokens=48, n_threads=1, max_calls=1, refuse_at=refuse_at)
         parser = Parser(smollm2_gguf, catalogue, config)
         try:
             return parser.parse(text).call.intent
         finally:
             parser.close()
 
-    measuring = Parser(smollm2_gguf, catalogue, RuntimeConfig(max_tokens=48, n_threads=1))
+    measuring = Parser(
+        smollm2_gguf, catalogue, RuntimeConfig(max_tokens=48, n_threads=1, max_calls=1)
+    )
     try:
         share = measuring.refusal_share(text)
     finally:
@@ -313,3 +319,63 @@ def test_refuse_at_comes_from_settings_then_the_manifest_then_the_default(tmp_pa
     update_manifest(model, refuse_at=0.15)
     assert refuse_at_for(model, RuntimeConfig()) == 0.15
     assert refuse_at_for(model, RuntimeConfig(refuse_at=0.4)) == 0.4
+
+
+def test_several_requests_are_several_calls_in_the_order_said(multi_parser: Parser) -> None:
+    result = multi_parser.parse("add milk to the shopping list and what's the weather in paris")
+    assert [c.call.to_dict() for c in result.calls] == [
+        {"intent": "add_task", "parameters": {"content": "milk", "project": "shopping"}},
+        {"intent": "get_weather", "parameters": {"location": "paris"}},
+    ]
+    body = result.to_dict()
+    # The first call stays at the top level: clients of one call keep working.
+    assert (body["intent"], body["parameters"]) == ("add_task", result.calls[0].call.parameters)
+    assert [c["intent"] for c in body["calls"]] == ["add_task", "get_weather"]
+    assert body["missing"] == [] and body["question"] is None
+
+
+def test_one_call_answers_carry_calls_too(smollm2_parser: Parser) -> None:
+    body = smollm2_parser.parse("play some jazz").to_dict()
+    assert [(c["intent"], c["parameters"]) for c in body["calls"]] == [
+        (body["intent"], body["parameters"])
+    ]
+
+
+def test_each_call_is_post_processed_on_its_own_part_of_the_request(
+    multi_parser: Parser,
+) -> None:
+    lights, bread = multi_parser.parse(
+        "turn on the lights and add bread to my groceries list"
+    ).calls
+    assert lights.call.intent == "none"
+    assert bread.call.parameters == {"content": "bread", "project": "groceries"}
+    high, eggs = multi_parser.parse(
+        "add bread to my list, high priority, and add eggs to my groceries list"
+    ).calls
+    # The priority said with the first task and the list named with the second stay theirs.
+    assert high.call.parameters == {"content": "bread", "priority": 2}
+    assert eggs.call.parameters == {"content": "eggs", "project": "groceries"}
+
+
+def test_the_answer_asks_for_the_first_incomplete_call(multi_parser: Parser) -> None:
+    first = multi_parser.parse("send an email and remind me to call the garage")
+    assert first.waiting is not None and first.waiting.call.intent == "send_email"
+    assert first.to_dict()["question"] == "Who should I send it to?"
+    second = multi_parser.parse("remind me to call the garage and send an email")
+    assert second.missing == ()  # the first call is complete...
+    body = second.to_dict()
+    assert body["intent"] == "add_task"
+    assert (body["missing"], body["question"]) == (["to"], "Who should I send it to?")
+    assert body["calls"][1]["missing"] == ["to"]
+
+
+def test_an_answer_of_calls_that_do_not_validate_is_a_model_output_error() -> None:
+    catalogue = load_catalogue()
+    calls = catalogue.validate_calls(
+        '{"intent":"none","parameters":{}}\n{"intent":"get_weather","parameters":{}}'
+    )
+    assert [c.intent for c in calls] == ["none", "get_weather"]
+    with pytest.raises(IntentforgeError, match="at most 3"):
+        catalogue.validate_calls("\n".join(['{"intent":"none","parameters":{}}'] * 4))
+    with pytest.raises(IntentforgeError, match="unknown intent"):
+        catalogue.validate_calls('{"intent":"none","parameters":{}}\n{"intent":"fly"}')

@@ -402,3 +402,25 @@ def test_serve_with_a_bad_model_exits_2_with_one_line(
     assert done.returncode == 2, done.stderr
     assert str(model) in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_parse_answers_every_call_of_several_requests(multi_parser: Any) -> None:
+    server = ApiServer(create_app(make_settings(), Secrets(), parsers=[multi_parser])).start()
+    try:
+        text = "add milk to the shopping list and what's the weather in paris"
+        response = httpx.post(f"{server.url}/v1/parse", json={"text": text}, timeout=60)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert (body["intent"], body["parameters"]) == (
+            "add_task",
+            {"content": "milk", "project": "shopping"},
+        )
+        assert [(c["intent"], c["parameters"]) for c in body["calls"]] == [
+            ("add_task", {"content": "milk", "project": "shopping"}),
+            ("get_weather", {"location": "paris"}),
+        ]
+        one = httpx.post(f"{server.url}/v1/parse", json={"text": "play some jazz"}, timeout=60)
+        if one.status_code == 200:  # one request: `calls` holds its one call
+            assert [c["intent"] for c in one.json()["calls"]] == [one.json()["intent"]]
+    finally:
+        server.stop()

@@ -10,6 +10,7 @@ import pytest
 
 from intentforge.catalogue import load_catalogue
 from intentforge.data import lexicons
+from intentforge.data.split import dedup_key
 from intentforge.data.templates import generate
 from intentforge.errors import IntentforgeError
 
@@ -287,3 +288,28 @@ def test_a_date_named_slot_declared_as_text_needs_values_of_its_own(tmp_path):
     )
     with pytest.raises(IntentforgeError, match="slot day has no values"):
         generate(load_catalogue([path]), 50, seed=1)
+
+
+def test_a_share_of_rows_say_two_requests_labelled_with_both_calls(catalogue):
+    rows = generate(catalogue, ROWS, seed=13, none_fraction=0.12, multi_fraction=0.06)
+    assert len(rows) == ROWS  # the row count stays as configured
+    multi = [r for r in rows if "calls" in r]
+    assert len(multi) == round(ROWS * 0.06)
+    connectors = re.compile(r"(,? and|\balso\b|\bthen\b|after that)")
+    for row in multi:
+        first, second = row["calls"]
+        assert (row["intent"], row["parameters"]) == (first["intent"], first["parameters"])
+        assert (first["intent"], second["intent"]) != ("none", "none")
+        assert connectors.search(row["text"]), row["text"]
+        for call in row["calls"]:
+            assert catalogue.validate(call).to_dict() == call
+            for value in call["parameters"].values():
+                assert not isinstance(value, str) or value in row["text"]
+    kinds = Counter((r["calls"][0]["intent"], r["calls"][1]["intent"]) for r in multi)
+    assert any(a == "none" for a, _ in kinds) and any(b == "none" for _, b in kinds)
+    assert any(a != b for a, b in kinds) and len(kinds) >= 8  # mixed intents, both orders
+    # Every call counts towards its intent's quota: the in-scope intents stay balanced.
+    calls = Counter(c["intent"] for r in rows for c in r.get("calls", [r]))
+    in_scope = [n for name, n in calls.items() if name != "none"]
+    assert max(in_scope) - min(in_scope) <= 2, calls
+    assert len({dedup_key(r["text"]) for r in rows}) == len(rows)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import difflib
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import wave
@@ -272,3 +274,29 @@ def test_stages_that_ended_are_reported_when_a_later_one_fails(
     with pytest.raises(IntentforgeError, match="busy"):
         pipeline.run(EXAMPLE.read_bytes())
     assert heard == ["decode", "stt"]
+
+
+def test_two_requests_said_in_one_breath_are_both_done_and_both_replies_spoken(
+    transcriber: WhisperTranscriber, multi_parser: Any, runner: ActionRunner
+) -> None:
+    from conftest import MULTI_ANSWERS
+
+    said = "add milk to the shopping list and what's the weather in paris"
+
+    def parse(text: str, conversation_id: str | None) -> Any:
+        # Whisper punctuates and mishears as it likes ("hard milk"); the double knows the words
+        # said, and hears them in what is close enough.
+        plain = " ".join(re.sub(r"[^\w' ]", "", text.lower()).split())
+        close = difflib.get_close_matches(plain, list(MULTI_ANSWERS), n=1, cutoff=0.9)
+        return turns(multi_parser)(close[0] if close else text, conversation_id)
+
+    pipeline = make_pipeline(transcriber, parse, runner)
+    turn = pipeline.run(speaker_from(VoiceConfig()).speak(said.capitalize() + "."))
+    assert [c["intent"] for c in turn.calls] == ["add_task", "get_weather"]
+    assert turn.intent == {
+        "intent": "add_task",
+        "parameters": {"content": "milk", "project": "shopping"},
+    }
+    replies = [c["result"]["reply"] for c in turn.calls]
+    assert turn.reply == " ".join(replies) and len(replies) == 2
+    assert assert_valid_wav(turn.reply_wav) > 1.0

@@ -24,7 +24,7 @@ from wyoming.client import AsyncTcpClient
 from wyoming.event import Event, Eventable
 from wyoming.handle import Handled, NotHandled
 from wyoming.info import Describe, Info, SelectProgram
-from wyoming.intent import Intent, NotRecognized, Recognize
+from wyoming.intent import Intent, IntentsStart, IntentsStop, NotRecognized, Recognize
 
 from intentforge.actions import NONE_REPLY, ActionRunner, ActionStatus
 from intentforge.catalogue import load_catalogue
@@ -89,7 +89,9 @@ def server(settings: Settings, smollm2_parser: Parser) -> Iterator[WyomingServer
 @pytest.fixture(scope="module")
 def refusing_server(settings: Settings, smollm2_gguf: Path) -> Iterator[WyomingServer]:
     """The same model told to answer out-of-scope whatever it hears (runtime.refuse_at 0)."""
-    config = RuntimeConfig(max_tokens=48, n_threads=1, jump_forward=True, refuse_at=0.0)
+    config = RuntimeConfig(
+        max_tokens=48, n_threads=1, max_calls=1, jump_forward=True, refuse_at=0.0
+    )
     parser = Parser(smollm2_gguf, load_catalogue(), config)
     yield from serve(settings, parser)
     parser.close()
@@ -181,7 +183,7 @@ def test_the_intent_program_names_the_intent_the_parser_finds(
         return
     recognised = Intent.from_event(event)
     assert recognised.name == parsed.call.intent
-    assert recognised.entities == entities(parsed)
+    assert recognised.entities == entities(parsed.calls[0])
     assert {e.name: e.value for e in recognised.entities}.items() >= parsed.call.parameters.items()
 
 
@@ -350,3 +352,49 @@ def test_a_missing_recipient_is_asked_for_and_the_next_transcript_answers_it(
     assert Handled.is_type(done.type), done
     reply = Handled.from_event(done).text or ""
     assert "anna" in reply.lower() and "who should" not in reply.lower()
+
+
+@pytest.fixture(scope="module")
+def multi_server(settings: Settings, multi_parser) -> Iterator[WyomingServer]:
+    yield from serve(settings, multi_parser)
+
+
+MILK_AND_PARIS = "add milk to the shopping list and what's the weather in paris"
+
+
+def test_several_requests_are_handled_in_one_reply_that_joins_each_calls(
+    multi_server: WyomingServer, multi_parser, runner: ActionRunner
+) -> None:
+    (event,) = ask(multi_server, Transcript(MILK_AND_PARIS, context={"conversation_id": "m1"}))
+    turn = answer(
+        MILK_AND_PARIS, multi_parser.parse, lambda c, r: runner.act(c, resolved=r), Stages()
+    )
+    assert [o.intent for o in turn.outcomes] == ["add_task", "get_weather"]
+    assert Handled.is_type(event.type), event
+    assert event.data["text"] == turn.reply == " ".join(o.reply for o in turn.outcomes)
+
+
+def test_the_intent_program_names_each_intent_of_several_requests(
+    multi_server: WyomingServer,
+) -> None:
+    events = ask(multi_server, Recognize(MILK_AND_PARIS), answers=4)
+    assert IntentsStart.is_type(events[0].type) and IntentsStop.is_type(events[3].type)
+    first, second = (Intent.from_event(e) for e in events[1:3])
+    assert (first.name, second.name) == ("add_task", "get_weather")
+    assert {e.name: e.value for e in second.entities} == {"location": "paris"}
+    # An out-of-scope part is left out: one intent is an Intent alone, as for one request.
+    (alone,) = ask(multi_server, Recognize("turn on the lights and add bread to my groceries list"))
+    assert Intent.from_event(alone).name == "add_task"
+
+
+def test_of_several_requests_only_the_incomplete_one_waits_for_the_next_transcript(
+    multi_server: WyomingServer,
+) -> None:
+    conversation = {"conversation_id": "ha-multi-1"}
+    text = "remind me to call the garage and send an email"
+    (asked,) = ask(multi_server, Transcript(text=text, context=conversation))
+    reply = Handled.from_event(asked).text or ""
+    assert reply.startswith("Dry run") and reply.endswith("Who should I send it to?")
+    (done,) = ask(multi_server, Transcript(text="to anna", context=conversation))
+    finished = Handled.from_event(done).text or ""
+    assert "anna" in finished.lower() and "garage" not in finished.lower()

@@ -60,8 +60,16 @@ class DataConfig(_Section):
         0.3,
         ge=0,
         le=0.6,
-        description="Share of out-of-scope rows: people ask an assistant for everything, and a "
-        "false action costs more than a refusal, so this is the largest class.",
+        description="Share of out-of-scope requests (a row saying two counts both): people ask "
+        "an assistant for everything, and a false action costs more than a refusal, so this is "
+        "the largest class.",
+    )
+    multi_fraction: float = Field(
+        0.06,
+        ge=0,
+        le=0.5,
+        description="Share of rows that say two requests in one sentence ('add milk and what's "
+        "the weather'), joined from generated rows (templates generator).",
     )
     out_dir: Path = Path("build/data")
     train_rows: int = Field(1400, ge=1)
@@ -142,7 +150,18 @@ class RuntimeConfig(_Section):
     model_path: Path | None = Field(None, description="GGUF file to serve (default: built model).")
     n_threads: int = Field(2, ge=1)
     n_ctx: int = Field(512, ge=64)
-    max_tokens: int = Field(96, ge=8, description="Bound on generated tokens per request.")
+    max_tokens: int = Field(
+        160, ge=8, description="Bound on generated tokens per request (all its calls)."
+    )
+    # A model trained without several-call rows never ends an answer by choice where another
+    # call may follow ("}" then a new line or the end): give it 1.
+    max_calls: int = Field(
+        3,
+        ge=1,
+        le=3,
+        description="Most calls one answer holds ('add milk and what's the weather' is 2); "
+        "1: one request per sentence, as before.",
+    )
     timezone: str = Field("UTC", description="IANA time zone for dates when a request names none.")
     n_batch: int = Field(64, ge=8, description="Tokens evaluated per llama.cpp batch.")
     flash_attn: bool = Field(False, description="llama.cpp flash attention.")
@@ -292,7 +311,7 @@ class BuildConfig(_Section):
         None, description="Model name (default: intentforge-<base>); files are <name>.<quant>.gguf."
     )
     eval_data: list[Path] = Field(
-        default_factory=lambda: [Path("data/dev"), Path("data/dev2")],
+        default_factory=lambda: [Path("data/dev"), Path("data/dev2"), Path("data/dev-multi")],
         description="JSONL files or folders the built model is evaluated on (missing: test split).",
     )
     reports_dir: Path = Path("build/reports")

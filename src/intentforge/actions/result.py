@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Any
 
@@ -38,6 +39,11 @@ class ActionResult(BaseModel):
         default=False,
         description="True when this is the stored result of an earlier identical request.",
     )
+
+
+def joined_reply(replies: Sequence[str]) -> str:
+    """What to say back for the calls of one request: each call's reply, in order."""
+    return " ".join(r.strip() for r in replies if r.strip())
 
 
 class Plan(BaseModel):

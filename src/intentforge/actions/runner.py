@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -195,6 +195,36 @@ class ActionRunner:
 
         request = fingerprint(call.to_dict(), resolved)
         return self._once(call.intent, executor, idempotency_key, request, attempt)
+
+    def act_calls(
+        self,
+        calls: Sequence[tuple[IntentCall | Mapping[str, Any], Mapping[str, Any]]],
+        *,
+        idempotency_key: str | None = None,
+        now: datetime | None = None,
+        timezone: str | None = None,
+        dry_run: bool = False,
+    ) -> list[ActionResult]:
+        """Carry out the calls of one request ((call, resolved) pairs, several requests in one
+        sentence) in the order said, each with its own result: one that fails or misses a slot
+        does not stop the others. A retried `idempotency_key` replays each call's result (the
+        calls after the first are keyed `<key>#2`, `<key>#3`)."""
+        results = []
+        for number, (call, resolved) in enumerate(calls, start=1):
+            key = idempotency_key
+            if key is not None and number > 1:
+                key = f"{key}#{number}"
+            results.append(
+                self.act(
+                    call,
+                    resolved=resolved,
+                    idempotency_key=key,
+                    now=now,
+                    timezone=timezone,
+                    dry_run=dry_run,
+                )
+            )
+        return results
 
     def _confirm(
         self,

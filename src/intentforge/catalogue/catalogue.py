@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError, create_model
 
-from intentforge.catalogue.grammar import build_grammar
+from intentforge.catalogue.grammar import CALL_SEPARATOR, MAX_CALLS, build_grammar
 from intentforge.catalogue.intent import Intent
 from intentforge.catalogue.spoken import SpokenTable
 from intentforge.errors import IntentforgeError
@@ -157,10 +157,11 @@ class Catalogue:
             "oneOf": variants,
         }
 
-    def grammar(self, request: str | None = None) -> str:
-        """GBNF grammar for llama.cpp admitting exactly the canonical rendering of every intent;
-        given the request's text, text slots may only copy spans of it."""
-        return build_grammar(self._schemas, request)
+    def grammar(self, request: str | None = None, *, max_calls: int = MAX_CALLS) -> str:
+        """GBNF grammar for llama.cpp admitting exactly the canonical rendering of every intent,
+        one to `max_calls` calls, one per line; given the request's text, text slots may only
+        copy spans of it."""
+        return build_grammar(self._schemas, request, max_calls=max_calls)
 
     @functools.cached_property
     def _schemas(self) -> list[tuple[str, dict[str, Any]]]:
@@ -235,6 +236,14 @@ class Catalogue:
         values = model.model_dump(exclude_none=True)
         return IntentCall(name, {k: v for k, v in values.items() if v != ""})
 
+    def validate_calls(self, text: str) -> list[IntentCall]:
+        """Model output holding one to MAX_CALLS calls, one per line (several requests in one
+        sentence), each validated on its own; raises IntentforgeError like `validate`."""
+        lines = text.split(CALL_SEPARATOR)
+        if len(lines) > MAX_CALLS:
+            raise IntentforgeError(f"{len(lines)} calls in one answer; at most {MAX_CALLS}")
+        return [self.validate(line) for line in lines]
+
     @functools.cached_property
     def _partials(self) -> dict[str, type[BaseModel]]:
         return {intent.name: _partial(intent.parameters) for intent in self.intents}
@@ -275,6 +284,13 @@ class Catalogue:
         return json.dumps(
             {"intent": call.intent, "parameters": params}, ensure_ascii=False, separators=(",", ":")
         )
+
+    def render_calls(
+        self, calls: Iterable[IntentCall | Mapping[str, Any]], text: str | None = None
+    ) -> str:
+        """The canonical rendering of several calls, one per line, in the order said; one call
+        renders exactly as `render`."""
+        return CALL_SEPARATOR.join(self.render(call, text) for call in calls)
 
     def _spoken_phrase(self, intent: str, slot: str, value: Any, text: str | None) -> str:
         phrase = None if text is None else self._spoken[intent, slot].find(text, value)

@@ -1,5 +1,8 @@
 """Derive a llama.cpp GBNF grammar from intents' JSON Schemas.
 
+Several requests in one sentence are several calls in the order said, one per line:
+`root ::= call ("\n" call ("\n" call)?)?`, at most MAX_CALLS. One call is written exactly as before.
+
 Hand-written because llama-cpp-python's generic JSON-schema converter admits any key order and
 whitespace: more tokens to sample, and more ways to go wrong. This grammar admits exactly one
 rendering per intent call (keys in declared order, no spaces, absent slots omitted), which is also
@@ -31,6 +34,10 @@ boolean ::= "true" | "false"
 """
 
 _MAX_ENUMERATED_INTEGERS = 64
+# The most calls one answer may hold ("add milk, check the weather and email anna" is three);
+# a bound keeps a model that loops from writing calls until max_tokens.
+MAX_CALLS = 3
+CALL_SEPARATOR = "\n"
 _SPAN = "span"
 
 
@@ -164,10 +171,18 @@ def span_rules(text: str) -> list[str]:
     return rules
 
 
-def build_grammar(intents: list[tuple[str, dict[str, Any]]], request: str | None = None) -> str:
-    """GBNF for `{"intent":"<name>","parameters":{...}}` over (name, parameters schema) pairs.
+def build_grammar(
+    intents: list[tuple[str, dict[str, Any]]],
+    request: str | None = None,
+    *,
+    max_calls: int = MAX_CALLS,
+) -> str:
+    """GBNF for `{"intent":"<name>","parameters":{...}}` over (name, parameters schema) pairs,
+    one to `max_calls` of them separated by CALL_SEPARATOR.
 
     With `request` (the text as the model reads it), text slots must copy a span of it."""
+    if not 1 <= max_calls <= MAX_CALLS:
+        raise ValueError(f"max_calls must be 1 to {MAX_CALLS}, got {max_calls}")
     alternatives = []
     rules: list[str] = []
     spans = request is not None
@@ -178,7 +193,12 @@ def build_grammar(intents: list[tuple[str, dict[str, Any]]], request: str | None
         head = _literal(json.dumps(name) + ',"parameters":')
         rules.append(f"{call} ::= {head} {obj}")
         alternatives.append(call)
-    root = f'root ::= "{{\\"intent\\":" ({" | ".join(alternatives)}) "}}"'
+    call_rule = f'call ::= "{{\\"intent\\":" ({" | ".join(alternatives)}) "}}"'
+    # Nested, not repeated, optionals: one parse per answer keeps llama.cpp's stacks few.
+    more = ""
+    for _ in range(max_calls - 1):
+        more = f" ({_literal(CALL_SEPARATOR)} call{more})?"
+    root = f"root ::= call{more}"
     if request is not None:
         rules.extend(span_rules(request))
-    return "\n".join([root, *rules]) + "\n" + _STRING_RULES.strip() + "\n"
+    return "\n".join([root, call_rule, *rules]) + "\n" + _STRING_RULES.strip() + "\n"

@@ -57,9 +57,8 @@ def act(
         raise IntentforgeError("give exactly one of: the request text, --json '{...}' or --confirm")
     settings = settings_from(config, {"runtime": {"model_path": model, "timezone": timezone}})
     secrets = load_secrets(settings)
-    parsed: dict[str, Any] = {}
-    call: Any = None
-    resolved: dict[str, Any] = {}
+    # (call, resolved) of each request said, in order; [(None, {})] with --confirm.
+    calls: list[tuple[Any, dict[str, Any]]] = [(None, {})]
     if text:
         from intentforge.catalogue import Catalogue
         from intentforge.runtime import Parser, default_model_path
@@ -71,38 +70,49 @@ def act(
             result = parser.parse(" ".join(text))
         finally:
             parser.close()
-        call, resolved = result.call, result.resolved
-        parsed = {**call.to_dict(), "resolved": resolved}
+        calls = [(c.call, c.resolved) for c in result.calls]
     elif intent_json is not None:
         try:
-            call = json.loads(intent_json)
+            calls = [(json.loads(intent_json), {})]
         except json.JSONDecodeError as exc:
             raise IntentforgeError(f"--json is not valid JSON: {exc}") from None
-        parsed = call if isinstance(call, dict) else {}
 
+    done: list[dict[str, Any]] = []
+    outcomes = []
     with ActionRunner(settings, secrets) as runner:
-        outcome = runner.act(
-            call,
-            resolved=resolved,
-            confirm=confirm,
-            idempotency_key=idempotency_key,
-            dry_run=dry_run,
-        )
-        if outcome.status == ActionStatus.NEEDS_CONFIRMATION and outcome.confirmation_token:
-            token = outcome.confirmation_token
-            agreed = yes or (
-                not as_json and sys.stdin.isatty() and typer.confirm(outcome.reply, default=False)
+        for number, (call, resolved) in enumerate(calls, start=1):
+            key = (
+                idempotency_key
+                if number == 1 or idempotency_key is None
+                else (f"{idempotency_key}#{number}")
             )
-            if agreed:
-                outcome = runner.act(confirm=token, dry_run=dry_run)
-            elif not as_json:
-                console.print(f"Not done yet. To go ahead: intentforge act --confirm {token}")
+            outcome = runner.act(
+                call, resolved=resolved, confirm=confirm, idempotency_key=key, dry_run=dry_run
+            )
+            if outcome.status == ActionStatus.NEEDS_CONFIRMATION and outcome.confirmation_token:
+                token = outcome.confirmation_token
+                agreed = yes or (
+                    not as_json
+                    and sys.stdin.isatty()
+                    and typer.confirm(outcome.reply, default=False)
+                )
+                if agreed:
+                    outcome = runner.act(confirm=token, dry_run=dry_run)
+                elif not as_json:
+                    console.print(f"Not done yet. To go ahead: intentforge act --confirm {token}")
+            said = call.to_dict() if hasattr(call, "to_dict") else call
+            parsed = said if isinstance(said, dict) else {}
+            if text:
+                parsed = {**parsed, "resolved": resolved}
+            done.append({**parsed, "result": outcome.model_dump(mode="json")})
+            outcomes.append(outcome)
 
     if as_json:
-        print(json.dumps({**parsed, "result": outcome.model_dump(mode="json")}, ensure_ascii=False))
+        print(json.dumps({**done[0], "calls": done}, ensure_ascii=False))
     else:
-        print(outcome.reply)
-    if outcome.status == ActionStatus.FAILED:
+        for outcome in outcomes:
+            print(outcome.reply)
+    if any(o.status == ActionStatus.FAILED for o in outcomes):
         # SystemExit, not typer.Exit: main() runs click with standalone_mode=False, where an
         # Exit becomes a return value and the exit status would be lost.
         raise SystemExit(1)

@@ -96,7 +96,12 @@ def generate(
             from intentforge.data.templates import generate as generate_from_templates
 
             dataset = generate_from_templates(
-                catalogue, data.rows, data.seed, data.none_fraction, on_progress=on_progress
+                catalogue,
+                data.rows,
+                data.seed,
+                data.none_fraction,
+                multi_fraction=data.multi_fraction,
+                on_progress=on_progress,
             )
             write_jsonl(path, dataset)
         else:

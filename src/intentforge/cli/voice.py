@@ -63,8 +63,10 @@ def _show(turn: VoiceTurn, as_json: bool) -> None:
         print(json.dumps(turn.to_json(include_audio=False), ensure_ascii=False))
         return
     print(f"heard:  {turn.transcript}")
-    print(f"intent: {json.dumps(turn.intent, ensure_ascii=False)}")
-    print(f"result: {turn.result['status']}")
+    for call in turn.calls or [{**turn.intent, "result": turn.result}]:
+        said = {"intent": call["intent"], "parameters": call["parameters"]}
+        print(f"intent: {json.dumps(said, ensure_ascii=False)}")
+        print(f"result: {call['result']['status']}")
     print(f"reply:  {turn.reply}")
     stages = " ".join(f"{k} {v:.0f} ms" for k, v in turn.timings_ms.items())
     console.print(f"[dim]{turn.audio_s:.1f} s of audio; {stages}[/dim]")

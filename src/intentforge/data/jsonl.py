@@ -1,6 +1,9 @@
 """Read and write JSONL datasets: one row per line, validated against the catalogue.
 
 Rows look like {"id", "text", "intent", "parameters", "source"} plus optional extra keys ("style").
+A request holding several requests ("add milk and what's the weather") adds `calls`: the calls in
+the order said (2 to MAX_CALLS of {"intent", "parameters"}), the first one also at the top level so
+that single-call readers keep working. `row_calls` gives any row's calls.
 `read_dataset` is the one reader of labelled rows (generation, split, training, evaluation,
 speechify); its errors say `path:line: what is wrong`. Writes are atomic (temp file, fsync,
 rename) so a killed run never leaves half a dataset behind.
@@ -16,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from intentforge.catalogue import Catalogue
+from intentforge.catalogue.grammar import MAX_CALLS
 from intentforge.errors import IntentforgeError
 
 SOURCES = ("templates", "llm", "dev", "speech")
@@ -76,7 +80,30 @@ def validate_row(row: Mapping[str, Any], catalogue: Catalogue) -> dict[str, Any]
     if row["source"] not in SOURCES:
         raise IntentforgeError(f"row source {row['source']!r} is not one of {', '.join(SOURCES)}")
     call = catalogue.validate({"intent": row["intent"], "parameters": row["parameters"]})
-    return {**row, "intent": call.intent, "parameters": call.parameters}
+    out = {**row, "intent": call.intent, "parameters": call.parameters}
+    if "calls" in row:
+        calls = [catalogue.validate(c).to_dict() for c in _calls(row)]
+        if calls[0] != call.to_dict():
+            raise IntentforgeError("row intent and parameters must be its first call's")
+        out["calls"] = calls
+    return out
+
+
+def row_calls(row: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The calls a row is labelled with, in the order said: `calls`, else its one call."""
+    if "calls" in row:
+        return [dict(c) for c in row["calls"]]
+    return [{"intent": row["intent"], "parameters": dict(row.get("parameters") or {})}]
+
+
+def _calls(row: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """A row's `calls`, checked for shape: 2 to MAX_CALLS objects."""
+    calls = row["calls"]
+    if not isinstance(calls, list) or not 2 <= len(calls) <= MAX_CALLS:
+        raise IntentforgeError(f"row calls must be a list of 2 to {MAX_CALLS} calls")
+    if not all(isinstance(c, Mapping) and "intent" in c for c in calls):
+        raise IntentforgeError('each of row calls must be an object {"intent", "parameters"}')
+    return calls
 
 
 def _require(row: Mapping[str, Any], keys: Sequence[str]) -> None:
@@ -150,6 +177,8 @@ def _labelled(row: dict[str, Any], catalogue: Catalogue | None, default_id: str)
     _require(row, ("text", "intent"))
     row.setdefault("id", default_id)
     row.setdefault("parameters", {})
+    if "calls" in row:
+        row["calls"] = [{"parameters": {}, **c} for c in _calls(row)]
     return row
 
 

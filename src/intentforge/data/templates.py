@@ -8,7 +8,9 @@ asks for it instead of the model inventing it.
 Lexicon values and phrasings are drawn from shuffled decks, so each is used before any repeats:
 breadth of phrasing, not volume, is what lets the model understand requests nobody here wrote.
 Out-of-scope `none` rows come from topics close to the intents (timers, texts, reading the to-do
-list) so the model learns where the catalogue ends. Deterministic for a given seed.
+list) so the model learns where the catalogue ends. A `multi_fraction` of the rows say two requests
+in one sentence, joined from two generated rows (data/compose.py), so every call still counts
+towards its intent's quota. Deterministic for a given seed.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 from intentforge.catalogue import BUILTIN_INTENTS, OUT_OF_SCOPE, Catalogue, Intent
 from intentforge.data import home_assistant, lexicons
+from intentforge.data.compose import compose
 from intentforge.data.quotas import apportion, combo_weight, spread
 from intentforge.data.speech import Segment, SegmentKind, speak, wrap
 from intentforge.data.split import dedup_key
@@ -303,12 +306,34 @@ def generate(
     seed: int,
     none_fraction: float = 0.12,
     *,
+    multi_fraction: float = 0.0,
     on_progress: ProgressCallback | None = None,
 ) -> list[dict[str, Any]]:
-    """Generate `rows` labelled requests: {"id", "text", "intent", "parameters", "source", "style"}.
+    """Generate `rows` labelled requests: {"id", "text", "intent", "parameters", "source", "style"}
+    and, for the `multi_fraction` that say two requests, "calls".
 
     Every row validates against `catalogue`, and every string slot is an exact span of the text.
     """
+    if not 0 <= multi_fraction <= 0.5:
+        raise IntentforgeError(f"multi fraction must be in [0, 0.5], got {multi_fraction}")
+    n_multi = round(rows * multi_fraction)
+    # Each two-call row is made of two generated rows: generate one more per two-call row.
+    singles = _generate(catalogue, rows + n_multi, seed, none_fraction, on_progress)
+    rng = random.Random(seed + 1)
+    out = compose(singles, n_multi, rng)
+    rng.shuffle(out)
+    for number, row in enumerate(out):
+        row["id"] = f"{SOURCE}-{seed}-{number:06d}"
+    return out
+
+
+def _generate(
+    catalogue: Catalogue,
+    rows: int,
+    seed: int,
+    none_fraction: float,
+    on_progress: ProgressCallback | None,
+) -> list[dict[str, Any]]:
     if rows < 1:
         raise IntentforgeError(f"rows must be at least 1, got {rows}")
     if not 0 <= none_fraction < 1:
@@ -352,8 +377,6 @@ def generate(
             if on_progress is not None:
                 on_progress(len(out), rows)
     rng.shuffle(out)
-    for number, row in enumerate(out):
-        row["id"] = f"{SOURCE}-{seed}-{number:06d}"
     return out
 
 

@@ -114,8 +114,9 @@ class AdapterPredictor:
         if stopped:
             new = new[: new.index(self._eot_id)]
         raw = self._tokenizer.decode(new, skip_special_tokens=False)
-        call, error = validate_output(self._catalogue, raw)
-        return Outcome(call, raw, latency_ms, stopped, error)
+        calls, error = validate_output(self._catalogue, raw)
+        first = calls[0] if calls else None
+        return Outcome(first, raw, latency_ms, stopped, error, tuple(calls))
 
     def close(self) -> None:
         self._model = None

@@ -14,6 +14,11 @@ Definitions (the README repeats them):
   has that intent and the slot's value equals the gold one, absence included (unsaid stays unsaid).
 - Row slot exact match: over in-scope rows (gold intent not `none`), the share whose predicted
   intent and full set of slots equal the gold ones. Exact match: the same over all rows.
+- A row that says several requests (gold `calls`) is scored only by the multi-request exact
+  call lists: the share of such rows whose predicted calls are the gold ones, intents and slots,
+  in order, none more or less. Every other figure is over one-request rows, where an answer of
+  more than one call is not an exact match, and one that acts on an out-of-scope request with any
+  of its calls is a false action.
 """
 
 from __future__ import annotations
@@ -56,10 +61,18 @@ class Prediction:
     stopped: bool | None = None
     error: str | None = None
     dataset: str = ""  # the file or folder the row came from, as given to eval
+    # Every call of the gold label and of the answer, in order (empty: the one call above).
+    gold_calls: list[dict[str, Any]] = field(default_factory=list)
+    calls: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def valid(self) -> bool:
         return self.intent is not None
+
+    @property
+    def multi(self) -> bool:
+        """Whether the row says several requests."""
+        return len(self.gold_calls) > 1
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -234,11 +247,15 @@ def slot_exact_match(
 
 
 def is_false_action(prediction: Prediction) -> bool:
-    """An out-of-scope request answered with an action: the costliest error."""
+    """An out-of-scope request answered with an action (by any of its calls): the costliest
+    error."""
     return (
         prediction.gold_intent == OUT_OF_SCOPE
         and prediction.valid
-        and prediction.intent != OUT_OF_SCOPE
+        and (
+            prediction.intent != OUT_OF_SCOPE
+            or any(c["intent"] != OUT_OF_SCOPE for c in prediction.calls)
+        )
     )
 
 
@@ -295,17 +312,51 @@ def row_exact_match(
     kinds = kinds or {}
     right = sum(
         p.intent == p.gold_intent
+        and len(p.calls) <= 1
         and parameters_equal(p.gold_parameters, p.parameters, kinds.get(p.gold_intent))
         for p in rows
     )
     return _ratio(right, len(rows))
 
 
+def calls_equal(prediction: Prediction, kinds: SlotKinds | None = None) -> bool:
+    """Whether the answer's calls are the gold ones: intents and slots, in order."""
+    kinds = kinds or {}
+    gold, said = prediction.gold_calls, prediction.calls
+    return len(gold) == len(said) and all(
+        g["intent"] == p["intent"]
+        and parameters_equal(g["parameters"], p["parameters"], kinds.get(g["intent"]))
+        for g, p in zip(gold, said, strict=True)
+    )
+
+
+def multi_exact_match(
+    predictions: Sequence[Prediction], kinds: SlotKinds | None = None
+) -> float | None:
+    """Share of the rows that say several requests whose calls all came out exactly right."""
+    rows = [p for p in predictions if p.multi]
+    return _ratio(sum(calls_equal(p, kinds) for p in rows), len(rows))
+
+
+def multi_exact_per_set(
+    predictions: Sequence[Prediction], kinds: SlotKinds | None = None, default: str = ""
+) -> list[dict[str, Any]]:
+    """Multi-request exact call lists of each set that has such rows: {dataset, rows, exact}."""
+    sets: dict[str, list[Prediction]] = {}
+    for p in predictions:
+        if p.multi:
+            sets.setdefault(p.dataset or default, []).append(p)
+    return [
+        {"dataset": name, "rows": len(rows), "exact": sum(calls_equal(p, kinds) for p in rows)}
+        for name, rows in sets.items()
+    ]
+
+
 @dataclass(frozen=True)
 class Metrics:
     """Every figure of one model on one dataset (rates in 0..1, None where undefined)."""
 
-    rows: int
+    rows: int  # all rows; the figures below are over one-request rows, the multi_ ones aside
     intent_accuracy: float | None
     macro_f1: float | None
     slot_exact_match: float | None
@@ -324,6 +375,8 @@ class Metrics:
     per_slot: dict[str, Scores]
     per_slot_exact_match: dict[str, float | None]
     confusion: dict[str, Any]
+    multi_rows: int = 0
+    multi_exact_match: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -350,6 +403,8 @@ def compute_metrics(
     (`Intent.slot_kinds`; slot names alone: each the kind its name implies)."""
     labels = list(slots)
     kinds = slot_kinds(slots)
+    everything = predictions
+    predictions = [p for p in everything if not p.multi]
     per_intent = per_intent_scores(predictions, labels)
     defined_f1 = [s.f1 for s in per_intent.values() if s.f1 is not None and s.support]
     per_slot = slot_scores(predictions, kinds)
@@ -358,17 +413,17 @@ def compute_metrics(
     fn = sum(s.fn for s in per_slot.values())
     oos = [p for p in predictions if p.gold_intent == OUT_OF_SCOPE]
     in_scope = [p for p in predictions if p.gold_intent != OUT_OF_SCOPE]
-    measured = [p.stopped for p in predictions if p.stopped is not None]
-    latencies = [p.latency_ms for p in predictions]
+    measured = [p.stopped for p in everything if p.stopped is not None]
+    latencies = [p.latency_ms for p in everything]
     rows, columns, matrix = confusion_matrix(predictions, labels)
     return Metrics(
-        rows=len(predictions),
+        rows=len(everything),
         intent_accuracy=intent_accuracy(predictions),
         macro_f1=sum(defined_f1) / len(defined_f1) if defined_f1 else None,
         slot_exact_match=row_exact_match(predictions, in_scope_only=True, kinds=kinds),
         exact_match=row_exact_match(predictions, in_scope_only=False, kinds=kinds),
         slot_f1=_ratio(2 * tp, 2 * tp + fp + fn),
-        json_validity=_ratio(sum(p.valid for p in predictions), len(predictions)),
+        json_validity=_ratio(sum(p.valid for p in everything), len(everything)),
         stop_rate=_ratio(sum(measured), len(measured)),
         stop_measured=len(measured),
         out_of_scope_refusal=_ratio(sum(p.intent == OUT_OF_SCOPE for p in oos), len(oos)),
@@ -381,4 +436,6 @@ def compute_metrics(
         per_slot=per_slot,
         per_slot_exact_match=slot_exact_match(predictions, slots),
         confusion={"rows": rows, "columns": columns, "counts": matrix},
+        multi_rows=sum(p.multi for p in everything),
+        multi_exact_match=multi_exact_match(everything, kinds),
     )

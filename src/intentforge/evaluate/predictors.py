@@ -20,13 +20,22 @@ DEFAULT_STOP_EVERY = 3
 
 @dataclass(frozen=True)
 class Outcome:
-    """A model's answer to one request: the validated call (None if invalid) and how it came."""
+    """A model's answer to one request: the validated call (None if invalid) and how it came;
+    `calls` every call of an answer of several (empty: `call` alone)."""
 
     call: IntentCall | None
     raw: str
     latency_ms: float
     stopped: bool | None = None
     error: str | None = None
+    calls: tuple[IntentCall, ...] = ()
+
+    @property
+    def all_calls(self) -> tuple[IntentCall, ...]:
+        """Every call of the answer, in order (none when it is invalid)."""
+        if self.calls:
+            return self.calls
+        return (self.call,) if self.call is not None else ()
 
 
 class Predictor(Protocol):
@@ -41,12 +50,12 @@ class Predictor(Protocol):
     def close(self) -> None: ...
 
 
-def validate_output(catalogue: Catalogue, text: str) -> tuple[IntentCall | None, str | None]:
-    """The call in a model's raw answer, or None with the reason it is not one."""
+def validate_output(catalogue: Catalogue, text: str) -> tuple[list[IntentCall], str | None]:
+    """The calls in a model's raw answer (one per line), or none with the reason they are not."""
     try:
-        return catalogue.validate(text.strip()), None
+        return catalogue.validate_calls(text.strip()), None
     except IntentforgeError as exc:
-        return None, str(exc)
+        return [], str(exc)
 
 
 class GGUFPredictor:
@@ -82,9 +91,11 @@ class GGUFPredictor:
         try:
             result = self._parser.parse(text)
             call, raw, error = result.call, result.raw, None
+            calls = tuple(c.call for c in result.calls)
             unconstrained = result.unconstrained
         except ModelOutputError as exc:
             call, raw, error = None, str(getattr(exc, "raw", "") or ""), str(exc)
+            calls = ()
         latency_ms = (time.perf_counter() - started) * 1000
         stopped = None
         if self._stop_every and self._requests % self._stop_every == 0:
@@ -95,7 +106,7 @@ class GGUFPredictor:
             else:
                 stopped = bool(self._parser.generate(text, grammar=False).stopped_by_eos)
         self._requests += 1
-        return Outcome(call, raw, latency_ms, stopped, error)
+        return Outcome(call, raw, latency_ms, stopped, error, calls)
 
     def close(self) -> None:
         close = getattr(self._parser, "close", None)

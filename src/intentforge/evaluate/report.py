@@ -43,6 +43,7 @@ HEADLINE: tuple[tuple[str, str, str], ...] = (
     ("out_of_scope_refusal", "Out-of-scope refusal", "rate"),
     ("false_action_rate", "False actions (out-of-scope acted on)", "lower"),
     ("false_refusal_rate", "False refusals (in-scope refused)", "lower"),
+    ("multi_exact_match", "Multi-request exact call lists", "rate"),
     ("latency_p50_ms", "Latency p50", "ms"),
     ("latency_p95_ms", "Latency p95", "ms"),
 )
@@ -80,6 +81,29 @@ def costly_errors(results: Sequence[ModelResult], dataset: dict[str, Any]) -> li
     ]
 
 
+def multi_requests(results: Sequence[ModelResult], dataset: dict[str, Any]) -> list[dict[str, Any]]:
+    """Multi-request exact call lists of each model on each set that says several requests."""
+    default = ", ".join(dataset.get("paths", []))
+    return [
+        {"model": result.name, **row, "dataset": row["dataset"] or default}
+        for result in results
+        for row in result.multi_sets
+    ]
+
+
+def _multi_requests_table(rows: Sequence[dict[str, Any]]) -> str:
+    if not rows:
+        return "<p>No set says several requests in one sentence.</p>"
+    lines = ["<table><tr><th>Model</th><th>Set</th><th>Exact call lists</th></tr>"]
+    for row in rows:
+        lines.append(
+            f"<tr><td>{_e(row['model'])}</td><td><code>{_e(row['dataset'])}</code></td>"
+            f"<td class='num'>{count_of(row['exact'], row['rows'])}</td></tr>"
+        )
+    lines.append("</table>")
+    return "\n".join(lines)
+
+
 def count_of(count: int, total: int) -> str:
     """ "3 of 150 (2.0 %)": a count with its share."""
     share = f" ({format_value(count / total, 'rate')})" if total else ""
@@ -97,6 +121,7 @@ def build_report(
     """The report as plain data: what was measured, where, and every prediction."""
     return {
         "costly_errors": costly_errors(results, dataset),
+        "multi_requests": multi_requests(results, dataset),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "dataset": dataset,
         "machine": {
@@ -285,6 +310,8 @@ def render_html(results: Sequence[ModelResult], report: dict[str, Any]) -> str:
         "<h2>False actions and false refusals</h2>",
         _costly_errors_table(report["costly_errors"]),
         *(_false_actions_table(result) for result in results),
+        "<h2>Multi-request exact call lists</h2>",
+        _multi_requests_table(report["multi_requests"]),
         "<h2>Summary</h2>",
         _headline_table(results),
         "<p class='muted'>Slot exact match: in-scope rows whose intent and every slot are right. "

@@ -11,11 +11,17 @@ from typing import Any
 from intentforge.catalogue import Catalogue
 from intentforge.catalogue.kinds import SlotKind
 from intentforge.config import Settings
-from intentforge.data.jsonl import read_dataset
+from intentforge.data.jsonl import read_dataset, row_calls
 from intentforge.errors import IntentforgeError
 from intentforge.evaluate.adapter import AdapterPredictor
 from intentforge.evaluate.baseline import BaselinePredictor, default_base_gguf
-from intentforge.evaluate.metrics import Metrics, Prediction, compute_metrics
+from intentforge.evaluate.metrics import (
+    Metrics,
+    Prediction,
+    compute_metrics,
+    multi_exact_per_set,
+    slot_kinds,
+)
 from intentforge.evaluate.predictors import DEFAULT_STOP_EVERY, GGUFPredictor, Predictor
 
 BASELINE = "baseline"
@@ -32,10 +38,13 @@ class ModelResult:
     metrics: Metrics
     predictions: list[Prediction]
     info: dict[str, Any] = field(default_factory=dict)
+    # Multi-request exact call lists per set that has such rows: {dataset, rows, exact}.
+    multi_sets: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            "multi_sets": self.multi_sets,
             "kind": self.kind,
             "path": self.path,
             "info": self.info,
@@ -64,22 +73,23 @@ def predict_rows(
     golds = []
     for row in rows:
         try:
-            golds.append(
-                catalogue.validate({"intent": row["intent"], "parameters": row["parameters"]})
-            )
+            golds.append([catalogue.validate(c) for c in row_calls(row)])
         except IntentforgeError as exc:
             raise IntentforgeError(
                 f"dataset row {row['id']} does not fit the catalogue: {exc}"
             ) from None
     predictions = []
-    for row, gold in zip(rows, golds, strict=True):
+    for row, gold_calls in zip(rows, golds, strict=True):
         outcome = predictor.predict(row["text"])
+        gold = gold_calls[0]
         predictions.append(
             Prediction(
                 id=str(row["id"]),
                 text=row["text"],
                 gold_intent=gold.intent,
                 gold_parameters=dict(gold.parameters),
+                gold_calls=[c.to_dict() for c in gold_calls],
+                calls=[c.to_dict() for c in outcome.all_calls],
                 intent=outcome.call.intent if outcome.call else None,
                 parameters=dict(outcome.call.parameters) if outcome.call else {},
                 raw=outcome.raw,
@@ -128,12 +138,14 @@ def evaluate_predictor(
 ) -> ModelResult:
     """Predictions and metrics of one opened model on `rows`."""
     predictions = predict_rows(predictor, rows, catalogue, on_row)
+    slots = catalogue_slots(catalogue)
     return ModelResult(
         name=predictor.name,
         kind=predictor.kind,
         path=predictor.path,
-        metrics=compute_metrics(predictions, catalogue_slots(catalogue)),
+        metrics=compute_metrics(predictions, slots),
         predictions=predictions,
+        multi_sets=multi_exact_per_set(predictions, slot_kinds(slots)),
     )
 
 

@@ -138,7 +138,13 @@ def _data_stage(settings: Settings, catalogue: Catalogue, paths: BuildPaths) -> 
             return
         from intentforge.data.templates import generate as generate_templates
 
-        rows = generate_templates(catalogue, data.rows, data.seed, data.none_fraction)
+        rows = generate_templates(
+            catalogue,
+            data.rows,
+            data.seed,
+            data.none_fraction,
+            multi_fraction=data.multi_fraction,
+        )
         write_jsonl(paths.generated, rows)
 
     params = {

@@ -3,11 +3,12 @@
 from intentforge.runtime.conversation import ConversationExpired, Conversations
 from intentforge.runtime.dates import DateResolver, ResolvedSpan
 from intentforge.runtime.engine import Cancelled, Generation, check_model_file
-from intentforge.runtime.parser import Parser, ParseResult, default_model_path
+from intentforge.runtime.parser import CallResult, Parser, ParseResult, default_model_path
 from intentforge.runtime.postprocess import Answer, Context, apply_steps
 
 __all__ = [
     "Answer",
+    "CallResult",
     "Cancelled",
     "Context",
     "ConversationExpired",

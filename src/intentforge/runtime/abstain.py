@@ -2,7 +2,8 @@
 
 A false action (an e-mail sent, a task created) costs more than "I can't do that", so where the
 answer chooses its intent, `none` is taken whenever the model gives it at least `min_p` of the
-probability the grammar admits there (runtime.refuse_at), even if an action is likelier.
+probability the grammar admits there (runtime.refuse_at), even if an action is likelier. An answer
+of several calls (one per line) has one intent decision per call, and the rule applies at each.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from intentforge.runtime.constraint import Constraint
 
 @dataclass(frozen=True)
 class Abstain:
-    """Where the answer so far is `at`, choose the continuation `choice` when the model gives it
-    at least `min_p` of the probability the grammar admits, even if another is likelier.
+    """Where the answer so far is `at`, or ends with `after` + `at` (the start of a later call),
+    choose the continuation `choice` when the model gives it at least `min_p` of the probability
+    the grammar admits, even if another is likelier.
 
     A token counts for `choice` when its text agrees with `choice` and with none of `others`
     ('none' and 'n' for 'none"', unless another intent's name also starts with 'n').
@@ -28,6 +30,11 @@ class Abstain:
     choice: bytes
     others: tuple[bytes, ...]
     min_p: float
+    after: bytes = b"\n"
+
+    def applies(self, answer: bytes) -> bool:
+        """Whether `answer`, the answer so far, stands at a decision."""
+        return answer == self.at or answer.endswith(self.after + self.at)
 
     def counts(self, piece: bytes) -> bool:
         def agrees(text: bytes) -> bool:

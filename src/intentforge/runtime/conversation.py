@@ -62,12 +62,15 @@ class Conversations:
             return len(self._open)
 
     def hold(self, result: ParseResult) -> ParseResult:
-        """Keep the incomplete `result` for its follow-up; it comes back with its new id."""
+        """Keep the incomplete `result` for its follow-up; it comes back with its new id. Of
+        several calls only the waiting one is kept: the others are complete and acted on now."""
         conversation_id = secrets.token_urlsafe(16)
         with self._lock:
             now = self._clock()
             self._expire(now)
-            self._open[conversation_id] = (now + self.ttl_s, replace(result, conversation_id=None))
+            waiting = result.waiting
+            kept = result.only(waiting) if waiting is not None else result
+            self._open[conversation_id] = (now + self.ttl_s, replace(kept, conversation_id=None))
             while len(self._open) > self.max_open:
                 self._open.popitem(last=False)
         return replace(result, conversation_id=conversation_id)
@@ -103,7 +106,7 @@ class Conversations:
         else:
             pending = self.take(conversation_id)
             result = parser.follow_up(pending, text, timezone=timezone, now=now)
-        return self.hold(result) if result.missing else result
+        return self.hold(result) if result.waiting is not None else result
 
     def _expire(self, now: float) -> None:
         """Drop what has outlived its time (held in order, so the expired come first)."""
@@ -122,11 +125,15 @@ def replay(
 ) -> ParseResult:
     """The answer to the last of `turns`, a conversation whose history the client keeps (an
     OpenAI chat): `[(None, request), (question asked, answer), ...]`. The request is parsed
-    again (greedy: the same call) and each answer completes it while the call asks that very
-    question; when it does not, the last text is parsed as a new request."""
+    again (greedy: the same calls) and each answer completes its first incomplete call while
+    that call asks that very question; when it does not, the last text is parsed as a new
+    request. The other calls of the request are kept as they are."""
     result = parser.parse(turns[0][1], cancel=cancel)
     for question, answer in turns[1:]:
-        if question is None or result.question != question:
+        index = next((i for i, c in enumerate(result.calls) if c.missing), None)
+        if question is None or index is None or result.calls[index].question != question:
             return parser.parse(turns[-1][1], cancel=cancel)
-        result = parser.follow_up(result, answer, timezone=result.timezone)
+        waiting = result.only(result.calls[index])
+        filled = parser.follow_up(waiting, answer, timezone=result.timezone)
+        result = result.with_call(index, filled.calls[0])
     return result

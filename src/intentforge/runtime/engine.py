@@ -65,8 +65,8 @@ class Generation:
     # none and nothing forced, generation without the grammar would have been identical.
     corrected_tokens: int = 0
     timings_ms: dict[str, float] = field(default_factory=dict)
-    # With an Abstain: the share of the probability its choice had at the decision (whether or
-    # not it won); what calibrates runtime.refuse_at on held-out data.
+    # With an Abstain: the share of the probability its choice had at the (first call's)
+    # decision, whether or not it won; what calibrates runtime.refuse_at on held-out data.
     abstain_share: float | None = None
 
 
@@ -220,7 +220,7 @@ class Engine:
     ) -> Generation:
         """Greedy continuation of `prompt_tokens`, at most `max_tokens` new tokens; `grammar`
         True constrains it with the engine's grammar, a GBNF string with that grammar instead.
-        `abstain` (with a grammar) overrides greedy at one decision, see Abstain."""
+        `abstain` (with a grammar) overrides greedy at each call's intent decision, see Abstain."""
         if len(prompt_tokens) + max_tokens > self.n_ctx:
             raise IntentforgeError(
                 f"text too long: {len(prompt_tokens)} prompt tokens plus {max_tokens} to generate "
@@ -267,7 +267,7 @@ class Engine:
             if cancel is not None and cancel.is_set():
                 raise Cancelled("generation cancelled: the request timed out")
             draft = self._draft(run, constraint, max_tokens)
-            if draft:
+            if draft and constraint is not None:  # drafts come only with a grammar
                 if self._verify(run, draft, constraint, abstain, max_tokens):
                     break
                 continue
@@ -370,9 +370,10 @@ class Engine:
         if constraint is None:
             return token
         with run.timed("grammar_ms"):
-            if abstain is not None and bytes(run.out) == abstain.at:
+            if abstain is not None and abstain.applies(bytes(run.out)):
                 share, chosen = choice_share(abstain, constraint, logits, self._detokenize)
-                run.abstain_share = share
+                if run.abstain_share is None:  # the first call's decision: what calibrates
+                    run.abstain_share = share
                 if share >= abstain.min_p and chosen is not None and chosen != token:
                     token = chosen
                     run.n_corrected += 1

@@ -18,10 +18,30 @@ from intentforge.prompt import normalise_text
 from intentforge.runtime.dates import DateResolver, zone
 from intentforge.runtime.engine import Abstain, Engine, Generation
 from intentforge.runtime.followup import fill, is_cancel
+from intentforge.runtime.parts import request_parts
 from intentforge.runtime.postprocess import Context, apply_steps
 
 # The out-of-scope threshold of a model that carries no calibrated one.
 DEFAULT_REFUSE_AT = 0.3
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """One call of an answer after post-processing: `resolved`, `missing` and `question` as in
+    ParseResult, for this call alone."""
+
+    call: IntentCall
+    resolved: dict[str, Any]
+    missing: tuple[str, ...] = ()
+    question: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.call.to_dict(),
+            "missing": list(self.missing),
+            "question": self.question,
+            "resolved": self.resolved,
+        }
 
 
 @dataclass
@@ -36,6 +56,12 @@ class ParseResult:
     `missing` names the required slots the request did not say, and `question` asks for the
     first of them; such a call is incomplete and nothing acts on it. `conversation_id` is set
     once runtime/conversation.py holds it for the follow-up that answers the question.
+
+    A request of several requests ("add milk and what's the weather") has several calls, in the
+    order said: `call`, `resolved`, `missing` and `question` are the first one's (so clients of
+    one call keep working) and `rest` holds the others; `calls` lists them all. The question the
+    answer asks is `waiting`'s, the first incomplete call's: only that call waits for the
+    follow-up, the complete ones are acted on.
     """
 
     call: IntentCall
@@ -51,12 +77,51 @@ class ParseResult:
     missing: tuple[str, ...] = ()
     question: str | None = None
     conversation_id: str | None = None
+    rest: tuple[CallResult, ...] = ()
+
+    @property
+    def calls(self) -> tuple[CallResult, ...]:
+        """Every call, in the order said (one or more)."""
+        return (CallResult(self.call, self.resolved, self.missing, self.question), *self.rest)
+
+    @property
+    def waiting(self) -> CallResult | None:
+        """The first call that misses a required slot: the one whose question is asked."""
+        return next((c for c in self.calls if c.missing), None)
+
+    def only(self, one: CallResult) -> ParseResult:
+        """This answer reduced to the call `one` (what a conversation holds for its follow-up)."""
+        return replace(
+            self,
+            call=one.call,
+            resolved=one.resolved,
+            missing=one.missing,
+            question=one.question,
+            rest=(),
+        )
+
+    def with_call(self, index: int, one: CallResult) -> ParseResult:
+        """This answer with its call at `index` replaced by `one` (a follow-up completed it)."""
+        calls = list(self.calls)
+        calls[index] = one
+        first = calls[0]
+        return replace(
+            self,
+            call=first.call,
+            resolved=first.resolved,
+            missing=first.missing,
+            question=first.question,
+            rest=tuple(calls[1:]),
+        )
 
     def to_dict(self) -> dict[str, Any]:
+        """The first call at the top level as before, `calls` all of them; the top-level
+        `missing` and `question` are the ones the answer asks (`waiting`'s)."""
+        waiting = self.waiting
         return {
             **self.call.to_dict(),
-            "missing": list(self.missing),
-            "question": self.question,
+            "missing": list(waiting.missing) if waiting else [],
+            "question": waiting.question if waiting else None,
             "conversation_id": self.conversation_id,
             "resolved": self.resolved,
             "timezone": self.timezone,
@@ -67,6 +132,7 @@ class ParseResult:
                 "steps": self.steps,
             },
             "timings_ms": self.timings_ms,
+            "calls": [c.to_dict() for c in self.calls],
         }
 
 
@@ -92,7 +158,9 @@ class Parser:
         self.catalogue = catalogue
         self.config = config
         zone(config.timezone)
-        self._engine = Engine(self.model_path, catalogue.grammar(), config)
+        self._engine = Engine(
+            self.model_path, catalogue.grammar(max_calls=config.max_calls), config
+        )
         self._dates = DateResolver()
         self.refuse_at = refuse_at_for(self.model_path, config)
         self._refusal = Abstain(
@@ -179,12 +247,23 @@ class Parser:
             )
         generated = time.perf_counter()
         try:
-            call = self.catalogue.validate(gen.text)
+            calls = self.catalogue.validate_calls(gen.text)
         except IntentforgeError as exc:
             raise ModelOutputError(f"the model's output is not a valid intent: {exc}") from None
         validated = time.perf_counter()
-        context = Context(self.catalogue, self._dates, said, tz, now or datetime.now(UTC))
-        answer = apply_steps(call, context, self.config.postprocess)
+        answers = []
+        for call, part in zip(calls, request_parts(said, calls), strict=True):
+            context = Context(self.catalogue, self._dates, part, tz, now or datetime.now(UTC))
+            done_call = apply_steps(call, context, self.config.postprocess)
+            answers.append(
+                CallResult(
+                    done_call.call,
+                    done_call.resolved,
+                    self.catalogue.missing(done_call.call),
+                    self.catalogue.question(done_call.call),
+                )
+            )
+        answer = answers[0]
         done = time.perf_counter()
         timings = {
             "tokenize": (tokenized - start) * 1000,
@@ -206,8 +285,9 @@ class Parser:
             steps=gen.steps,
             timezone=tz,
             unconstrained=gen.corrected_tokens == 0 and gen.forced_tokens == 0,
-            missing=self.catalogue.missing(answer.call),
-            question=self.catalogue.question(answer.call),
+            missing=answer.missing,
+            question=answer.question,
+            rest=tuple(answers[1:]),
         )
 
     def follow_up(
@@ -218,7 +298,8 @@ class Parser:
         timezone: str | None = None,
         now: datetime | None = None,
     ) -> ParseResult:
-        """`pending`, an incomplete call, with the slot its question asked for filled from
+        """`pending`, an incomplete call (one: a conversation holds `ParseResult.only` the waiting
+        call), with the slot its question asked for filled from
         `text`, the answer (runtime/followup.py; no model call), then post-processed like any
         call. "never mind" drops it (out of scope: nothing is done); an answer that does not
         fit leaves the slot missing, to be asked again."""
@@ -249,7 +330,9 @@ class Parser:
     def _grammar_for(self, said: str) -> str | bool:
         """The grammar for the normalised request `said`: text slots (task, place, recipient...)
         may only copy spans of it; True (the engine's catalogue grammar) with span_slots off."""
-        return self.catalogue.grammar(said) if self.config.span_slots else True
+        if not self.config.span_slots:
+            return True
+        return self.catalogue.grammar(said, max_calls=self.config.max_calls)
 
 
 def refuse_at_for(model_path: Path, config: RuntimeConfig) -> float:

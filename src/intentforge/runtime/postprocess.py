@@ -82,8 +82,9 @@ _NAMED_LIST = re.compile(
 def name_lists(answer: Answer, context: Context) -> Answer:
     """An empty `list` slot filled with the list the request names, unless that list is the
     generic to-do list; the naming phrase ("on my groceries") is cut from the end of text slots
-    that kept it, also when the model named that list itself. The model names a list it was taught ("my shopping list" -> "shopping") but
-    misses lists it never saw, or copies the phrase into the task."""
+    that kept it, also when the model named that list itself. The model names a list it was
+    taught ("my shopping list" -> "shopping") but misses lists it never saw, or copies the
+    phrase into the task."""
     intent = context.catalogue[answer.call.intent]
     slots = [s for s, kind in intent.slot_kinds.items() if kind == "list"]
     empty = [s for s in slots if not answer.call.parameters.get(s)]

@@ -99,10 +99,12 @@ async def chat_completions(
 ) -> dict[str, Any]:
     """Parse the last user message; answer with a `tool_calls` entry named after the intent, or
     with "I can't help with that." for out-of-scope requests and intents outside `tools`.
+    Several requests in one message are several tool calls in one assistant message, in the
+    order said; an out-of-scope part is left out.
 
     A required slot the request did not say is not invented: the answer is the question
     ("Who should I send it to?") as the assistant's words, and the next user message, sent with
-    that history, answers it and completes the call."""
+    that history, answers it and completes the call; then every call is answered at once."""
     if body.stream:
         raise IntentforgeError("stream=true is not supported: send stream=false", status_code=400)
     turns = _turns(body.messages, _questions(catalogue))
@@ -110,18 +112,19 @@ async def chat_completions(
         check_text_length(text, settings)
     result = await pool.run_parse(lambda parser, cancel: replay(parser, turns, cancel=cancel))
     offered = None if body.tools is None else {t.function.name for t in body.tools}
-    call = result.call
+    answerable = [
+        c.call
+        for c in result.calls
+        if c.call.intent != OUT_OF_SCOPE
+        and (offered is None or c.call.intent in offered)
+        and body.tool_choice != "none"
+    ]
+    asking = next((catalogue.question(c) for c in answerable if catalogue.missing(c)), None)
     message: dict[str, Any] = {"role": "assistant", "content": CANNOT_HELP}
     finish = "stop"
-    answerable = (
-        call.intent != OUT_OF_SCOPE
-        and (offered is None or call.intent in offered)
-        and (body.tool_choice != "none")
-    )
-    if answerable and result.question is not None:
-        message = {"role": "assistant", "content": result.question}
+    if asking is not None:
+        message = {"role": "assistant", "content": asking}
     elif answerable:
-        arguments = json.dumps(call.parameters, ensure_ascii=False, separators=(",", ":"))
         message = {
             "role": "assistant",
             "content": None,
@@ -129,8 +132,14 @@ async def chat_completions(
                 {
                     "id": "call_" + random_ids.token_hex(12),
                     "type": "function",
-                    "function": {"name": call.intent, "arguments": arguments},
+                    "function": {
+                        "name": call.intent,
+                        "arguments": json.dumps(
+                            call.parameters, ensure_ascii=False, separators=(",", ":")
+                        ),
+                    },
                 }
+                for call in answerable
             ],
         }
         finish = "tool_calls"

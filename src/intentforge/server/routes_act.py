@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Header
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from intentforge.actions import ActionResult
+from intentforge.actions import ActionResult, joined_reply
 from intentforge.catalogue import IntentCall
 from intentforge.server.deps import (
     ActionsDep,
@@ -22,6 +22,7 @@ from intentforge.server.deps import (
 from intentforge.server.errors import CONVERSATION_ERRORS
 from intentforge.server.limits import require_json
 from intentforge.server.schemas import (
+    calls_out,
     conversation_id_in,
     conversation_id_out,
     missing_out,
@@ -72,6 +73,15 @@ class ActRequest(BaseModel):
         return self
 
 
+class ActedCall(BaseModel):
+    intent: str = Field(description="The intent of this call.")
+    parameters: dict[str, Any] = Field(description="Its slots, as spoken.")
+    resolved: dict[str, Any] = Field(description="Date slots resolved by the runtime.")
+    missing: list[str] = missing_out()
+    question: str | None = question_out()
+    result: ActionResult
+
+
 class ActResponse(BaseModel):
     intent: str | None = Field(description="The intent acted on (from text, intent or the plan).")
     parameters: dict[str, Any] = Field(description="Its slots, as spoken.")
@@ -79,7 +89,9 @@ class ActResponse(BaseModel):
     missing: list[str] = missing_out()
     question: str | None = question_out()
     conversation_id: str | None = conversation_id_out()
-    result: ActionResult
+    result: ActionResult = Field(description="The first call's result.")
+    calls: list[ActedCall] = calls_out()
+    reply: str = Field(description="What to say back: every call's reply, in order.")
     timings_ms: dict[str, float] = Field(description="parse (when text was given) and action.")
 
 
@@ -107,41 +119,77 @@ async def act(
 
     A call missing a required slot is not acted on: `result.status` is needs_clarification,
     `result.reply` the question; send the answer as `text` with the returned `conversation_id`.
+
+    Several requests in one text ("add milk and what's the weather") are acted on in the order
+    said, each with its own result in `calls`; the first stays at the top level, and `reply`
+    joins what each says. Only a call that misses a slot waits for the answer.
     """
     timings: dict[str, float] = {}
-    call: IntentCall | None = None
-    resolved: dict[str, Any] = {}
+    calls: list[tuple[IntentCall, dict[str, Any]]] = []
     conversation_id: str | None = None
+    missing: list[str] = []
+    question: str | None = None
     if body.intent is not None:
         call = runner.catalogue.validate(body.intent)
+        calls = [(call, {})]
+        missing = list(runner.catalogue.missing(call))
+        question = runner.catalogue.question(call)
     if body.text is not None:
         check_text_length(body.text, settings)
         parsed = await require_model(pool).parse(
             body.text, timezone=body.timezone, conversation_id=body.conversation_id
         )
-        call, resolved = parsed.call, parsed.resolved
+        calls = [(c.call, c.resolved) for c in parsed.calls]
         conversation_id = parsed.conversation_id
+        waiting = parsed.waiting
+        missing = list(waiting.missing) if waiting else []
+        question = waiting.question if waiting else None
         timings["parse"] = parsed.timings_ms["total"]
+    key = body.idempotency_key or idempotency_key
     start = time.perf_counter()
-    result = await asyncio.to_thread(
-        runner.act,
-        call,
-        resolved=resolved,
-        confirm=body.confirm,
-        idempotency_key=body.idempotency_key or idempotency_key,
-        timezone=body.timezone,
-        dry_run=body.dry_run,
-    )
+    if body.confirm is not None:
+        results = [
+            await asyncio.to_thread(
+                runner.act,
+                None,
+                confirm=body.confirm,
+                idempotency_key=key,
+                timezone=body.timezone,
+                dry_run=body.dry_run,
+            )
+        ]
+    else:
+        results = await asyncio.to_thread(
+            runner.act_calls,
+            calls,
+            idempotency_key=key,
+            timezone=body.timezone,
+            dry_run=body.dry_run,
+        )
     seconds = time.perf_counter() - start
     metrics.observe_stage("action", seconds)
     timings["action"] = round(seconds * 1000, 2)
+    acted = [
+        {
+            "intent": call.intent,
+            "parameters": call.parameters,
+            "resolved": resolved,
+            "missing": list(runner.catalogue.missing(call)),
+            "question": runner.catalogue.question(call),
+            "result": result.model_dump(mode="json"),
+        }
+        for (call, resolved), result in zip(calls, results, strict=False)
+    ]
+    first = results[0]
     return {
-        "intent": result.intent or None,
-        "parameters": call.parameters if call is not None else {},
-        "resolved": resolved,
-        "missing": list(runner.catalogue.missing(call)) if call is not None else [],
-        "question": runner.catalogue.question(call) if call is not None else None,
+        "intent": first.intent or None,
+        "parameters": calls[0][0].parameters if calls else {},
+        "resolved": calls[0][1] if calls else {},
+        "missing": missing,
+        "question": question,
         "conversation_id": conversation_id,
-        "result": result.model_dump(mode="json"),
+        "result": first.model_dump(mode="json"),
+        "calls": acted,
+        "reply": joined_reply([r.reply for r in results]),
         "timings_ms": timings,
     }

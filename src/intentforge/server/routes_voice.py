@@ -38,7 +38,12 @@ class VoiceResponse(BaseModel):
     conversation_id: str | None = conversation_id_out()
     resolved: dict[str, Any] = Field(description="Date slots resolved: {slot: {text, iso}}.")
     result: dict[str, Any] = Field(description="The action's result (status, reply, data...).")
-    reply: str = Field(description="One sentence answering the request.")
+    reply: str = Field(description="What to say back: one sentence per call, in order.")
+    calls: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Every call in the order said ({intent, parameters, resolved, result}); "
+        "`intent` and `result` are the first's.",
+    )
     reply_audio: ReplyAudio = Field(description="The reply, spoken.")
     audio_s: float = Field(description="Length of the uploaded audio in seconds.")
     timings_ms: dict[str, float] = Field(

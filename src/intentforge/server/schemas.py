@@ -32,7 +32,9 @@ def missing_out() -> Any:
 
 def question_out() -> Any:
     return Field(
-        None, description="What to ask for the first missing slot ('Who should I send it to?')."
+        None,
+        description="What to ask for the first missing slot ('Who should I send it to?'); at "
+        "the top level, of the first call that misses one.",
     )
 
 
@@ -62,6 +64,24 @@ class ResolvedValue(BaseModel):
     iso: str | None = Field(description="ISO 8601 date or date-time with offset; null if unknown.")
 
 
+class CallOut(BaseModel):
+    intent: str = Field(description="Intent name from the catalogue ('none': out of scope).")
+    parameters: dict[str, Any] = Field(description="Slots that were said.")
+    resolved: dict[str, ResolvedValue] = Field(
+        description="Date slots resolved: {slot: {text, iso}}."
+    )
+    missing: list[str] = missing_out()
+    question: str | None = question_out()
+
+
+def calls_out() -> Any:
+    return Field(
+        default_factory=list,
+        description="Every call, in the order said (one or more: 'add milk and what's the "
+        "weather' is two); the first is also at the top level.",
+    )
+
+
 class ParseResponse(BaseModel):
     intent: str = Field(description="Intent name from the catalogue ('none': out of scope).")
     parameters: dict[str, Any] = Field(
@@ -79,6 +99,7 @@ class ParseResponse(BaseModel):
         description="{prompt, generated} token counts, and the sequential model steps taken."
     )
     timings_ms: dict[str, float] = Field(description="Per-stage latency in milliseconds.")
+    calls: list[CallOut] = calls_out()
 
 
 class ErrorDetail(BaseModel):

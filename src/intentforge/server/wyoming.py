@@ -35,7 +35,7 @@ from wyoming.info import (
     IntentProgram,
     SelectProgram,
 )
-from wyoming.intent import Entity, Intent, NotRecognized, Recognize
+from wyoming.intent import Entity, Intent, IntentsStart, IntentsStop, NotRecognized, Recognize
 from wyoming.server import AsyncEventHandler, AsyncServer
 
 from intentforge import __version__
@@ -43,7 +43,7 @@ from intentforge.actions import NONE_REPLY, ActionResult, ActionRunner, ActionSt
 from intentforge.catalogue import OUT_OF_SCOPE
 from intentforge.config import Settings
 from intentforge.errors import IntentforgeError
-from intentforge.runtime import Parser, ParseResult
+from intentforge.runtime import CallResult, Parser, ParseResult
 from intentforge.runtime.conversation import Conversations
 from intentforge.secrets import Secrets
 from intentforge.server.deps import check_text_length
@@ -152,8 +152,10 @@ class WyomingService:
             self._asking[str(reply_context["conversation_id"])] = answered.parsed.conversation_id
             while len(self._asking) > self.settings.runtime.max_conversations:
                 del self._asking[next(iter(self._asking))]
-        outcome = answered.outcome
-        if outcome.action is None or outcome.status == ActionStatus.FAILED:
+        # Several calls: handled when any of them was (the reply says how each went).
+        if not any(
+            o.action is not None and o.status != ActionStatus.FAILED for o in answered.outcomes
+        ):
             return NotHandled(text=answered.reply, context=reply_context)
         return Handled(text=answered.reply, context=reply_context)
 
@@ -161,8 +163,8 @@ class WyomingService:
         self, text: str, context: Mapping[str, Any] | None = None, language: str | None = None
     ) -> list[Eventable]:
         """The intent program: Intent with the slots as entities, or NotRecognized (out of
-        scope, or a request refused). A list: several intents will be IntentsStart, Intent...,
-        IntentsStop."""
+        scope, or a request refused). Several requests in one sentence are IntentsStart, an
+        Intent per call in scope, IntentsStop; an out-of-scope part is left out."""
         reply_context = _reply_context(context)
         try:
             _check_language(language)
@@ -170,9 +172,16 @@ class WyomingService:
             parsed = await self.pool.parse(text)
         except IntentforgeError as exc:
             return [NotRecognized(text=str(exc), context=reply_context)]
-        if parsed.call.intent == OUT_OF_SCOPE:
+        found: list[Eventable] = [
+            Intent(name=c.call.intent, entities=entities(c), context=reply_context)
+            for c in parsed.calls
+            if c.call.intent != OUT_OF_SCOPE
+        ]
+        if not found:
             return [NotRecognized(text=NONE_REPLY, context=reply_context)]
-        return [Intent(name=parsed.call.intent, entities=entities(parsed), context=reply_context)]
+        if len(found) == 1:
+            return found
+        return [IntentsStart(context=reply_context), *found, IntentsStop(context=reply_context)]
 
     async def _answer(
         self, text: str, conversation_id: str | None = None
@@ -205,7 +214,7 @@ class WyomingService:
             raise IntentforgeError(f"cannot listen on {uri}: {exc.strerror or exc}") from None
 
 
-def entities(parsed: ParseResult) -> list[Entity]:
+def entities(parsed: CallResult) -> list[Entity]:
     """The slots as said, then each resolved date as `<slot>_iso` (ISO 8601)."""
     found = [Entity(name=name, value=value) for name, value in parsed.call.parameters.items()]
     for name, span in parsed.resolved.items():

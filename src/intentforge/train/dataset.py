@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from intentforge.catalogue import Catalogue
+from intentforge.data.jsonl import row_calls
 from intentforge.errors import IntentforgeError
 from intentforge.prompt import normalise_text, prompt_token_ids, render_completion
 
@@ -89,9 +90,9 @@ def encode_rows(
     examples = []
     dropped = unsaid = 0
     for row in rows:
-        call = catalogue.validate({"intent": row["intent"], "parameters": row["parameters"]})
+        calls = [catalogue.validate(c) for c in row_calls(row)]
         try:
-            answer = catalogue.render(call, normalise_text(str(row["text"])))
+            answer = catalogue.render_calls(calls, normalise_text(str(row["text"])))
         except IntentforgeError:
             unsaid += 1
             continue

@@ -3,7 +3,8 @@
 The stages are handed in (a transcriber, a parse function, an act function, a speaker), so the CLI,
 the server's /v1/voice and the tests share this one sequence while each supplies its own parser
 and runner. Its text part, `answer` (parse, then act), is also what the Wyoming service runs on a
-transcript from Home Assistant.
+transcript from Home Assistant. Several requests in one sentence are acted on in the order said and
+their replies joined.
 Microphone capture lives here too: an energy endpointer decides when an utterance starts and ends.
 """
 
@@ -12,12 +13,13 @@ from __future__ import annotations
 import base64
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 import numpy as np
 
+from intentforge.actions.result import joined_reply
 from intentforge.errors import IntentforgeError
 from intentforge.voice.audio import SAMPLE_RATE, NoSpeechError, decode_audio, wav_bytes
 from intentforge.voice.stt import Transcriber
@@ -29,8 +31,30 @@ STAGES = ("decode", "stt", "parse", "act", "tts")
 T = TypeVar("T")
 
 
+class Call(Protocol):
+    """One call of a parse (intentforge.runtime.CallResult)."""
+
+    @property
+    def call(self) -> Any: ...
+
+    @property
+    def resolved(self) -> Mapping[str, Any]: ...
+
+    @property
+    def missing(self) -> tuple[str, ...]: ...
+
+    @property
+    def question(self) -> str | None: ...
+
+
 class Parsed(Protocol):
     """What the runtime's parser returns (intentforge.runtime.ParseResult)."""
+
+    @property
+    def calls(self) -> Sequence[Call]: ...
+
+    @property
+    def waiting(self) -> Call | None: ...
 
     @property
     def call(self) -> Any: ...
@@ -86,28 +110,38 @@ class Stages:
 
 @dataclass
 class Answered(Generic[P, A]):
-    """A request carried through parse and act: what was understood and what came of it."""
+    """A request carried through parse and act: what was understood and what came of it, one
+    outcome per call in the order said."""
 
     parsed: P
-    outcome: A
+    outcomes: list[A]
+
+    @property
+    def outcome(self) -> A:
+        """The first call's outcome."""
+        return self.outcomes[0]
 
     @property
     def reply(self) -> str:
-        """The one sentence to speak back."""
-        return self.outcome.reply
+        """What to speak back: each call's reply, in order."""
+        return joined_reply([o.reply for o in self.outcomes])
 
 
 def answer(
     text: str, parse: Callable[[str], P], act: Callable[[Any, Mapping[str, Any]], A], stages: Stages
 ) -> Answered[P, A]:
-    """The turn after speech-to-text: parse the request, act on it, say what came of it.
+    """The turn after speech-to-text: parse the request, act on each of its calls in the order
+    said, say what came of them.
 
-    The one place where a parse becomes an action and its reply: the voice pipeline runs it on
+    The one place where a parse becomes actions and a reply: the voice pipeline runs it on
     what it heard, the Wyoming service on the transcript Home Assistant sends.
     """
     parsed = stages.run("parse", parse, text)
-    outcome = stages.run("act", act, parsed.call, parsed.resolved)
-    return Answered(parsed, outcome)
+
+    def act_each() -> list[A]:
+        return [act(c.call, c.resolved) for c in parsed.calls]
+
+    return Answered(parsed, stages.run("act", act_each))
 
 
 @dataclass
@@ -126,6 +160,8 @@ class VoiceTurn:
     question: str | None = None
     # Set when the reply is a question: the next turn, the answer, goes with it.
     conversation_id: str | None = None
+    # Every call in the order said, each with its result; `intent` and `result` are the first.
+    calls: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self, *, include_audio: bool = True) -> dict[str, Any]:
         """The API's answer; the reply audio travels as base64 WAV."""
@@ -138,6 +174,7 @@ class VoiceTurn:
             "resolved": self.resolved,
             "result": self.result,
             "reply": self.reply,
+            "calls": self.calls,
             "audio_s": round(self.audio_s, 3),
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
         }
@@ -193,22 +230,31 @@ class VoicePipeline:
             heard.text, lambda said: self.parse(said, conversation_id), self.act, stages
         )
         parsed = answered.parsed
+        waiting = parsed.waiting
         reply_wav = stages.run("tts", self.speaker.speak, answered.reply)
         timings = stages.timings_ms
         timings["total"] = _ms_since(started)
         log.info("voice turn: %s", " ".join(f"{k}={v:.0f}ms" for k, v in timings.items()))
         return VoiceTurn(
             transcript=heard.text,
-            intent=_call_dict(answered.parsed.call),
-            resolved=dict(answered.parsed.resolved),
+            intent=_call_dict(parsed.calls[0].call),
+            resolved=dict(parsed.calls[0].resolved),
             result=answered.outcome.model_dump(mode="json"),
             reply=answered.reply,
             reply_wav=reply_wav,
             audio_s=audio.duration_s,
             timings_ms=timings,
-            missing=tuple(parsed.missing),
-            question=parsed.question,
+            missing=tuple(waiting.missing) if waiting else (),
+            question=waiting.question if waiting else None,
             conversation_id=parsed.conversation_id,
+            calls=[
+                {
+                    **_call_dict(c.call),
+                    "resolved": dict(c.resolved),
+                    "result": o.model_dump(mode="json"),
+                }
+                for c, o in zip(parsed.calls, answered.outcomes, strict=True)
+            ],
         )
 
 
