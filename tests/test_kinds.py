@@ -10,7 +10,8 @@ import pytest
 from intentforge.catalogue import BUILTIN_INTENTS, load_catalogue
 from intentforge.catalogue.kinds import kind_by_name, number_words, ordinal_words
 from intentforge.errors import IntentforgeError
-from intentforge.evaluate.metrics import Prediction, compute_metrics, values_equal
+from intentforge.evaluate.metrics import Prediction, compute_metrics
+from intentforge.evaluate.values import values_equal
 
 
 def test_builtin_slots_declare_their_kinds() -> None:

@@ -13,9 +13,8 @@ from intentforge.evaluate.metrics import (
     costly_errors,
     costly_errors_per_set,
     multi_exact_per_set,
-    normalise_value,
-    values_equal,
 )
+from intentforge.evaluate.values import normalise_value, values_equal
 
 SLOTS = {
     "add_task": ("content", "due", "priority", "project"),

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from intentforge.errors import IntentforgeError
-from intentforge.yaml_file import read_yaml
+from intentforge.yaml_file import read_settings_file
 
 DEFAULT_CONFIG_FILE = Path("intentforge.yaml")
 # The runtime's steps after validation, in the order they run (runtime/postprocess.py).
@@ -352,27 +352,6 @@ class _MappingSource(PydanticBaseSettingsSource):
         return self._data
 
 
-def _read_config_file(path: Path) -> dict[str, Any]:
-    doc = read_yaml(path, "config file")
-    if doc is None:
-        return {}
-    if not isinstance(doc, dict):
-        raise IntentforgeError(
-            f"config file {path} must be a mapping of sections (data:, train:, ...)"
-        )
-    return doc
-
-
-def _deep_merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in top.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _deep_merge(dict(merged[key]), value)
-        else:
-            merged[key] = value
-    return merged
-
-
 def load_settings(
     config_file: Path | None = None, overrides: Mapping[str, Any] | None = None
 ) -> Settings:
@@ -380,7 +359,7 @@ def load_settings(
     nested like {"train": {"rank": 8}}; None values are ignored."""
     if config_file is None and DEFAULT_CONFIG_FILE.is_file():
         config_file = DEFAULT_CONFIG_FILE
-    file_data = _read_config_file(config_file) if config_file else {}
+    file_data = read_settings_file(config_file) if config_file else {}
     init = _prune_none(overrides or {})
 
     class _Resolved(Settings):

@@ -31,3 +31,15 @@ def read_yaml(path: Path, what: str) -> Any:
         raise IntentforgeError(f"{what} {path} is not UTF-8 text ({exc.reason})") from None
     except yaml.YAMLError as exc:
         raise IntentforgeError(f"{what} {path} is not valid YAML: {_reason(exc)}") from None
+
+
+def read_settings_file(path: Path) -> dict[str, Any]:
+    """A settings file: a mapping of sections (an empty file is no settings)."""
+    doc = read_yaml(path, "config file")
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise IntentforgeError(
+            f"config file {path} must be a mapping of sections (data:, train:, ...)"
+        )
+    return doc

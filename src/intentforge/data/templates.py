@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from intentforge.catalogue import BUILTIN_INTENTS, OUT_OF_SCOPE, Catalogue, Intent
-from intentforge.data import home_assistant, lexicons
+from intentforge.catalogue import OUT_OF_SCOPE, Catalogue, Intent
+from intentforge.data import home_assistant, lexicons, out_of_scope
 from intentforge.data.compose import compose
+from intentforge.data.out_of_scope import is_builtin
 from intentforge.data.quotas import apportion, combo_weight, spread
 from intentforge.data.speech import Segment, SegmentKind, speak, wrap
 from intentforge.data.split import dedup_key
@@ -169,13 +170,9 @@ def _user_values(intent: Intent, slot: str, variant: str | None) -> _Values:
     )
 
 
-def _is_builtin(intent: Intent) -> bool:
-    return any(b.name == intent.name and b.parameters is intent.parameters for b in BUILTIN_INTENTS)
-
-
 def _phrasings(intent: Intent) -> list[_Phrasing]:
     """Built-in intents use the packaged phrasings; user intents their own examples."""
-    known = lexicons.phrasings(intent.name) if _is_builtin(intent) else None
+    known = lexicons.phrasings(intent.name) if is_builtin(intent) else None
     if known is not None:
         raw = [(t, True) for t in known["imperative"]] + [(t, False) for t in known["plain"]]
         raw += [
@@ -271,35 +268,6 @@ def _join(segments: Sequence[Segment]) -> str:
     return re.sub(r"\s+([,.?!])", r"\1", text)
 
 
-def _out_of_scope_templates(catalogue: Catalogue) -> tuple[list[str], dict[str, tuple[str, ...]]]:
-    """None-intent templates, minus topics a user intent makes in scope; and their fill lists."""
-    doc = lexicons.out_of_scope()
-    user_text = " ".join(
-        " ".join([i.name.replace("_", " "), i.description, *i.examples]).lower()
-        for i in catalogue.intents
-        if i.name != OUT_OF_SCOPE and not _is_builtin(i)
-    )
-    templates: list[str] = []
-    for topic in doc["topics"].values():
-        keywords = topic.get("keywords") or []
-        if any(re.search(rf"\b{re.escape(k.lower())}\b", user_text) for k in keywords):
-            continue
-        templates.extend(str(t) for t in topic["templates"])
-    templates.extend(home_assistant.out_of_scope(doc["home_assistant"], user_text))
-    fill = {name: tuple(str(v) for v in values) for name, values in doc["fill"].items()}
-    fill |= {
-        "task": lexicons.tasks("actions"),
-        "item": lexicons.tasks("items"),
-        "place": lexicons.places(),
-        "contact": tuple(c for c in lexicons.contacts() if "@" not in c),
-        "date": lexicons.dates("noun"),  # after "for", "on", "to": no preposition of its own
-        "body": lexicons.email_parts("bodies"),
-        "subject": lexicons.email_parts("subjects"),
-        "project": lexicons.projects(),
-    }
-    return templates, fill
-
-
 def generate(
     catalogue: Catalogue,
     rows: int,
@@ -348,7 +316,7 @@ def _generate(
     jobs: list[tuple[Intent, list[_Phrasing], _Filler, int]] = []
     for intent, quota in zip(intents, spread(rows - n_none, len(intents), rng), strict=True):
         phrasings = _phrasings(intent)
-        source = partial(_builtin_source if _is_builtin(intent) else _user_values, intent)
+        source = partial(_builtin_source if is_builtin(intent) else _user_values, intent)
         filler = _Filler(rng, source)
         for p in phrasings:  # fail early, naming the slot that cannot be filled
             for m in _PLACEHOLDER.finditer(p.template):
@@ -358,7 +326,7 @@ def _generate(
         for combo, count in zip(combos, apportion(quota, weights), strict=True):
             jobs.append((intent, [p for p in phrasings if p.slots == combo], filler, count))
 
-    none_templates, none_fill = _out_of_scope_templates(catalogue)
+    none_templates, none_fill = out_of_scope.templates(catalogue)
     none_filler = _Filler(rng, lambda slot, _variant: _Values(none_fill[slot], "text"))
     none_phrasings = [_Phrasing(t, False, frozenset()) for t in none_templates]
     jobs.append((catalogue[OUT_OF_SCOPE], none_phrasings, none_filler, n_none))

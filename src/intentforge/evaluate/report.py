@@ -16,10 +16,10 @@ from intentforge.evaluate.metrics import (
     Metrics,
     costly_errors_per_set,
     is_false_action,
-    parameters_equal,
 )
 from intentforge.evaluate.plots import confusion_plot, latency_plot, per_intent_plot, per_slot_plot
 from intentforge.evaluate.runner import ModelResult
+from intentforge.evaluate.values import parameters_equal
 
 # The quality bar of the default model on the dev set (issue 5): the report marks each figure.
 TARGETS: dict[str, float] = {

@@ -20,9 +20,9 @@ from intentforge.evaluate.metrics import (
     Prediction,
     compute_metrics,
     multi_exact_per_set,
-    slot_kinds,
 )
 from intentforge.evaluate.predictors import DEFAULT_STOP_EVERY, GGUFPredictor, Predictor
+from intentforge.evaluate.values import slot_kinds
 
 BASELINE = "baseline"
 SET_KEY = "set"  # the row key naming the set (file or folder given to eval) a row came from
