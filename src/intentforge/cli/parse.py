@@ -45,10 +45,12 @@ def parse(
     def answer(request: str) -> dict[str, Any]:
         out = parser.parse(request).to_dict()
         if not details:
-            # A missing slot and its question only when there is one: complete answers stay
-            # as they were.
-            keys = ("intent", "parameters", "missing", "question", "resolved")
-            out = {k: out[k] for k in keys if out["missing"] or k not in ("missing", "question")}
+            # A missing slot and its question only when there is one, every call only when
+            # there are several: a complete single request stays as it was.
+            keys = ["intent", "parameters", "resolved"]
+            keys += ["missing", "question"] if out["missing"] else []
+            keys += ["calls"] if len(out["calls"]) > 1 else []
+            out = {k: out[k] for k in keys}
         return out
 
     if text:
