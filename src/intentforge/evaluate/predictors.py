@@ -75,7 +75,7 @@ class GGUFPredictor:
         catalogue: Catalogue,
         runtime: RuntimeConfig,
         *,
-        stop_every: int = 1,
+        stop_every: int = DEFAULT_STOP_EVERY,
     ) -> None:
         from intentforge.runtime import Parser
 

@@ -266,8 +266,8 @@ class Engine:
                 break
             if cancel is not None and cancel.is_set():
                 raise Cancelled("generation cancelled: the request timed out")
-            draft = self._draft(run, constraint, max_tokens)
-            if draft and constraint is not None:  # drafts come only with a grammar
+            # Spans of the request, so drafts, come only with a grammar.
+            if constraint is not None and (draft := self._draft(run, max_tokens)):
                 if self._verify(run, draft, constraint, abstain, max_tokens):
                     break
                 continue
@@ -301,9 +301,9 @@ class Engine:
         best = int(np.argmax(self._cache.logits()))
         return bool(self._lib.llama_vocab_is_eog(self._vocab, best))
 
-    def _draft(self, run: _Decoding, constraint: Constraint | None, max_tokens: int) -> list[int]:
+    def _draft(self, run: _Decoding, max_tokens: int) -> list[int]:
         """Tokens of the request that may come next (prompt lookup), once the model is writing."""
-        if constraint is None or not run.prefilled or not run.pending:
+        if not run.prefilled or not run.pending:
             return []
         room = min(max_tokens - run.n_generated - 1, self._n_batch - len(run.pending))
         return self._lookup.draft(run.prompt, run.pending[-1])[: max(0, room)]
@@ -320,11 +320,11 @@ class Engine:
         position exactly as a step would, keeping the draft while it agrees; the first own choice
         ends it. Whether that choice was end-of-turn."""
         base = self._cache.n_tokens
-        rows = self._cache.evaluate_each(run.pending + draft, run.timings_ms, "decode_ms")
+        first = len(run.pending) - 1  # the logits after the last pending token choose draft[0]
+        rows = self._cache.evaluate_each(run.pending + draft, first, run.timings_ms, "decode_ms")
         run.n_steps += 1
         run.n_drafted += len(draft)
-        first = len(run.pending) - 1
-        for i, logits in enumerate(rows[first:]):
+        for i, logits in enumerate(rows):
             evaluated = base + first + 1 + i  # the pending tokens and draft[:i]
             token = self._choose(run, logits, constraint, abstain)
             if self._lib.llama_vocab_is_eog(self._vocab, token):

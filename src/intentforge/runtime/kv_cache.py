@@ -42,22 +42,25 @@ class KVCache:
         timings_ms[key] += (time.perf_counter() - t0) * 1000
 
     def evaluate_each(
-        self, tokens: list[int], timings_ms: dict[str, float], key: str
+        self, tokens: list[int], first: int, timings_ms: dict[str, float], key: str
     ) -> np.ndarray:
-        """Evaluate `tokens` (at most one batch) in one llama.cpp call, keeping the logits after
-        each of them: row i predicts the token after tokens[i] (a copy)."""
+        """Evaluate `tokens` (at most one batch) in one llama.cpp call, with the logits after
+        each of them from `tokens[first]` on: row i predicts the token after tokens[first + i]
+        (a copy)."""
         llm = self._llm
         t0 = time.perf_counter()
         n_past = int(llm.n_tokens)
         llm._ctx.kv_cache_seq_rm(-1, n_past, -1)
-        llm._batch.set_batch(batch=tokens, n_past=n_past, logits_all=True)
+        llm._batch.set_batch(batch=tokens, n_past=n_past, logits_all=False)
+        for i in range(first, len(tokens)):
+            llm._batch.batch.logits[i] = True
         llm._ctx.decode(llm._batch)
         llm.input_ids[n_past : n_past + len(tokens)] = tokens
         llm.n_tokens = n_past + len(tokens)
-        rows = np.empty((len(tokens), self._n_vocab), dtype=np.float32)
-        for i in range(len(tokens)):
+        rows = np.empty((len(tokens) - first, self._n_vocab), dtype=np.float32)
+        for row, i in enumerate(range(first, len(tokens))):
             ptr = self._lib.llama_get_logits_ith(self._ctx, i)
-            rows[i] = np.ctypeslib.as_array(ptr, shape=(self._n_vocab,))
+            rows[row] = np.ctypeslib.as_array(ptr, shape=(self._n_vocab,))
         timings_ms[key] += (time.perf_counter() - t0) * 1000
         return rows
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -91,27 +92,23 @@ class ParseResult:
 
     def only(self, one: CallResult) -> ParseResult:
         """This answer reduced to the call `one` (what a conversation holds for its follow-up)."""
-        return replace(
-            self,
-            call=one.call,
-            resolved=one.resolved,
-            missing=one.missing,
-            question=one.question,
-            rest=(),
-        )
+        return self._with_calls([one])
 
     def with_call(self, index: int, one: CallResult) -> ParseResult:
         """This answer with its call at `index` replaced by `one` (a follow-up completed it)."""
         calls = list(self.calls)
         calls[index] = one
-        first = calls[0]
+        return self._with_calls(calls)
+
+    def _with_calls(self, calls: Sequence[CallResult]) -> ParseResult:
+        first, *rest = calls
         return replace(
             self,
             call=first.call,
             resolved=first.resolved,
             missing=first.missing,
             question=first.question,
-            rest=tuple(calls[1:]),
+            rest=tuple(rest),
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -47,26 +47,15 @@ class Call(Protocol):
     def question(self) -> str | None: ...
 
 
-class Parsed(Protocol):
-    """What the runtime's parser returns (intentforge.runtime.ParseResult)."""
+class Parsed(Call, Protocol):
+    """What the runtime's parser returns (intentforge.runtime.ParseResult): its first call's
+    fields, and every call."""
 
     @property
     def calls(self) -> Sequence[Call]: ...
 
     @property
     def waiting(self) -> Call | None: ...
-
-    @property
-    def call(self) -> Any: ...
-
-    @property
-    def resolved(self) -> Mapping[str, Any]: ...
-
-    @property
-    def missing(self) -> tuple[str, ...]: ...
-
-    @property
-    def question(self) -> str | None: ...
 
     @property
     def conversation_id(self) -> str | None: ...
