@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections import Counter
@@ -10,6 +11,7 @@ import pytest
 
 from intentforge.catalogue import load_catalogue
 from intentforge.data import lexicons
+from intentforge.data.compose import THREE_SHARE
 from intentforge.data.split import dedup_key
 from intentforge.data.templates import generate
 from intentforge.errors import IntentforgeError
@@ -290,21 +292,25 @@ def test_a_date_named_slot_declared_as_text_needs_values_of_its_own(tmp_path):
         generate(load_catalogue([path]), 50, seed=1)
 
 
-def test_a_share_of_rows_say_two_requests_labelled_with_both_calls(catalogue):
-    rows = generate(catalogue, ROWS, seed=13, none_fraction=0.12, multi_fraction=0.06)
+def test_a_share_of_rows_say_two_or_three_requests_labelled_with_every_call(catalogue):
+    rows = generate(catalogue, ROWS, seed=13, none_fraction=0.12, multi_fraction=0.2)
     assert len(rows) == ROWS  # the row count stays as configured
     multi = [r for r in rows if "calls" in r]
-    assert len(multi) == round(ROWS * 0.06)
-    connectors = re.compile(r"(,? and|\balso\b|\bthen\b|after that)")
+    assert len(multi) == round(ROWS * 0.2)
+    sizes = Counter(len(r["calls"]) for r in multi)
+    assert set(sizes) == {2, 3} and sizes[3] == round(len(multi) * THREE_SHARE)
+    connectors = re.compile(r"(,? and|\balso\b|\bthen\b|after that|[.!?] )", re.IGNORECASE)
     for row in multi:
-        first, second = row["calls"]
+        first = row["calls"][0]
         assert (row["intent"], row["parameters"]) == (first["intent"], first["parameters"])
-        assert (first["intent"], second["intent"]) != ("none", "none")
-        assert connectors.search(row["text"]), row["text"]
+        for a, b in itertools.pairwise(row["calls"]):
+            assert (a["intent"], b["intent"]) != ("none", "none")
+        assert len(connectors.findall(row["text"])) >= len(row["calls"]) - 1, row["text"]
         for call in row["calls"]:
             assert catalogue.validate(call).to_dict() == call
             for value in call["parameters"].values():
                 assert not isinstance(value, str) or value in row["text"]
+    assert any(re.search(r"[.?!] [A-Z]", r["text"]) for r in multi)  # sentences in a row
     kinds = Counter((r["calls"][0]["intent"], r["calls"][1]["intent"]) for r in multi)
     assert any(a == "none" for a, _ in kinds) and any(b == "none" for _, b in kinds)
     assert any(a != b for a, b in kinds) and len(kinds) >= 8  # mixed intents, both orders

@@ -8,8 +8,8 @@ asks for it instead of the model inventing it.
 Lexicon values and phrasings are drawn from shuffled decks, so each is used before any repeats:
 breadth of phrasing, not volume, is what lets the model understand requests nobody here wrote.
 Out-of-scope `none` rows come from topics close to the intents (timers, texts, reading the to-do
-list) so the model learns where the catalogue ends. A `multi_fraction` of the rows say two requests
-in one sentence, joined from two generated rows (data/compose.py), so every call still counts
+list) so the model learns where the catalogue ends. A `multi_fraction` of the rows say two or three
+requests in one sentence, joined from generated rows (data/compose.py), so every call still counts
 towards its intent's quota. Deterministic for a given seed.
 """
 
@@ -24,7 +24,7 @@ from typing import Any
 
 from intentforge.catalogue import OUT_OF_SCOPE, Catalogue, Intent
 from intentforge.data import home_assistant, lexicons, out_of_scope
-from intentforge.data.compose import compose
+from intentforge.data.compose import THREE_SHARE, compose
 from intentforge.data.out_of_scope import is_builtin
 from intentforge.data.quotas import apportion, combo_weight, spread
 from intentforge.data.speech import Segment, SegmentKind, speak, wrap
@@ -285,10 +285,11 @@ def generate(
     if not 0 <= multi_fraction <= 0.5:
         raise IntentforgeError(f"multi fraction must be in [0, 0.5], got {multi_fraction}")
     n_multi = round(rows * multi_fraction)
-    # Each two-call row is made of two generated rows: generate one more per two-call row.
-    singles = _generate(catalogue, rows + n_multi, seed, none_fraction, on_progress)
+    n_three = round(n_multi * THREE_SHARE)
+    # A row saying k requests is made of k generated rows: generate k - 1 more for each.
+    singles = _generate(catalogue, rows + n_multi + n_three, seed, none_fraction, on_progress)
     rng = random.Random(seed + 1)
-    out = compose(singles, n_multi, rng)
+    out = compose(singles, n_multi, rng, three=n_three)
     rng.shuffle(out)
     for number, row in enumerate(out):
         row["id"] = f"{SOURCE}-{seed}-{number:06d}"
