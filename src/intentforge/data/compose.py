@@ -69,47 +69,37 @@ def join(first: dict[str, Any], second: dict[str, Any], rng: random.Random) -> d
     return {**row, "text": text}
 
 
-# Which parts of a joined row are out of scope: every order equally likely, never two out-of-scope
-# parts in a row. A third of the parts are then out of scope, and "turn on the lights and add
-# bread to my list" (a refusal, then an action) is as common as the other way round.
-_PATTERNS = {
-    2: ((False, False), (True, False), (False, True)),
-    3: (
-        (False, False, False),
-        (True, False, False),
-        (False, True, False),
-        (False, False, True),
-        (True, False, True),
-    ),
-}
-
-
 def compose(
     rows: Sequence[dict[str, Any]], count: int, rng: random.Random, *, three: int = 0
 ) -> list[dict[str, Any]]:
     """`rows` with `count` rows that say several requests joined from them: `three` of those
-    say three (made of three rows), the others two; orders the rows left cannot make are skipped,
-    and fewer rows are joined when too few are left.
-    The rest unchanged, in order."""
-    pools: dict[bool, list[int]] = {True: [], False: []}
-    for i in rng.sample(range(len(rows)), len(rows)):
-        pools[rows[i]["intent"] == OUT_OF_SCOPE].append(i)
+    say three (made of three rows), the others two; fewer when too few rows are in scope. The
+    rest unchanged, in order. Two out-of-scope rows are never next to each other."""
+    order = list(range(len(rows)))
+    rng.shuffle(order)
+    in_scope = [i for i in order if rows[i]["intent"] != OUT_OF_SCOPE]
+    used: set[int] = set()
     groups: list[list[int]] = []
-    for number in range(count):
-        fits = [
-            kinds
-            for kinds in _PATTERNS[3 if number < three else 2]
-            if all(len(pools[kind]) >= kinds.count(kind) for kind in (True, False))
-        ]
-        if not fits:
+    for i in order:
+        if len(groups) == count:
             break
-        kinds = rng.choice(fits)
-        groups.append([pools[kind].pop() for kind in kinds])
+        if i in used:
+            continue
+        group = [i]
+        for _ in range(2 if len(groups) < three else 1):
+            pool = in_scope if rows[group[-1]]["intent"] == OUT_OF_SCOPE else order
+            partner = next((j for j in pool if j not in group and j not in used), None)
+            if partner is None:
+                break
+            group.append(partner)
+        if len(group) == 1:
+            continue
+        used.update(group)
+        groups.append(group)
     joined = []
     for group in groups:
         row = rows[group[0]]
         for j in group[1:]:
             row = join(row, rows[j], rng)
         joined.append(row)
-    used = {i for group in groups for i in group}
     return [row for k, row in enumerate(rows) if k not in used] + joined
