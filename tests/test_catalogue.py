@@ -509,3 +509,30 @@ def test_fill_spoken_takes_a_priority_said_apart_from_the_other_slots(
         k: v for k, v in said.items() if k != "priority"
     }
     assert catalogue.fill_spoken(IntentCall("none", {}), "it's urgent") == IntentCall("none", {})
+
+
+def test_an_out_of_scope_call_copies_the_words_it_refuses_and_answers_without_them(
+    catalogue, llama_vocab
+):
+    llama_cpp, _ = llama_vocab
+    model = llama_cpp.Llama(str(_smollm2_gguf()), vocab_only=True, verbose=False)
+    request = "turn on the lights and add bread to my list"
+    grammar = catalogue.grammar(request)
+
+    def admits(parameters: str) -> bool:
+        answer = '{"intent":"none","parameters":' + parameters + "}"
+        return _llama_cpp_admits(llama_vocab, model, grammar, answer)
+
+    assert admits('{"said":"turn on the lights"}') and admits("{}")
+    assert not admits('{"said":"turn off the lights"}')  # not said
+    assert not admits('{"said":"turn on the li"}')  # ends inside a word
+    model.close()
+    written = '{"intent":"none","parameters":{"said":"turn on the lights"}}'
+    none = catalogue.validate(written)
+    assert none.to_dict() == {"intent": "none", "parameters": {}}  # the model's words, not ours
+    assert catalogue.render(none, request, "turn on the lights") == written
+    assert catalogue.render(none) == '{"intent":"none","parameters":{}}'
+    assert catalogue.render_calls([none], request, [None]) == catalogue.render(none)
+    schema = catalogue.json_schema()
+    none_schema = next(v for v in schema["oneOf"] if v["title"] == "none")
+    assert none_schema["properties"]["parameters"]["properties"] == {}  # public answers stay empty

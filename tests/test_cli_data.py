@@ -44,7 +44,7 @@ def test_generate_split_stats_end_to_end(tmp_path):
     # 18 % of the rows say several requests (54 rows, 11 of them three), joined from 65 more
     # generated ones: the out-of-scope share holds over the requests said.
     said = [c["intent"] for r in rows for c in r.get("calls", [r])]
-    assert round(365 * 0.35) == said.count("none") and len(said) == 365
+    assert round(365 * 0.3) == said.count("none") and len(said) == 365
     assert "add_task(content, due)" in result.stdout and "length in words" in result.stdout
     assert "wrote 300 rows" in result.stderr
 

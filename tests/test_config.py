@@ -30,7 +30,7 @@ def test_defaults_match_the_documented_data_settings():
     settings = load_settings()
     assert isinstance(settings, Settings)
     data = settings.data
-    assert (data.generator, data.rows, data.none_fraction) == ("templates", 2200, 0.35)
+    assert (data.generator, data.rows, data.none_fraction) == ("templates", 2200, 0.3)
     assert (data.train_rows, data.test_rows) == (1400, 250)
     assert data.out_dir == Path("build/data")
     assert settings.catalogue.builtin is True

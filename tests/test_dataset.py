@@ -14,6 +14,7 @@ from intentforge.train.dataset import (
     encode_rows,
     length_batches,
     prompt_ids,
+    refused_words,
 )
 from tiny_model import TRAIN_ROWS
 
@@ -132,3 +133,37 @@ def test_a_row_of_several_calls_is_learned_as_its_calls_one_per_line(tokenizer) 
         '{"intent":"add_task","parameters":{"content":"milk"}}\n'
         '{"intent":"get_weather","parameters":{"location":"paris"}}<|im_end|>'
     )
+
+
+def test_an_out_of_scope_call_is_learned_with_the_words_it_refuses(tokenizer) -> None:
+    joined = {
+        "id": "m2",
+        "text": "Turn on the lights  and add bread to my list",
+        "intent": "none",
+        "parameters": {},
+        "calls": [
+            {"intent": "none", "parameters": {}},
+            {"intent": "add_task", "parameters": {"content": "bread"}},
+        ],
+        "parts": ["Turn on the lights", "add bread to my list"],
+        "source": "templates",
+    }
+    alone = {"id": "n1", "text": " tell me  a joke ", "intent": "none", "parameters": {}}
+    unknown = {**joined, "id": "m3", "parts": None}  # joined elsewhere: the part is not known
+    text = "Turn on the lights and add bread to my list"
+    assert refused_words(joined, text) == ["Turn on the lights", None]
+    assert refused_words(alone, "tell me a joke") == ["tell me a joke"]
+    assert refused_words(unknown, text) == [None, None]
+    assert refused_words({**joined, "parts": ["turn off the tv", "x"]}, text) == [None, None]
+
+    completions = [
+        tokenizer.decode(list(e.input_ids[e.prompt_len :]))
+        for e in _encode(tokenizer, [joined, alone, unknown]).examples
+    ]
+    assert completions == [
+        '{"intent":"none","parameters":{"said":"Turn on the lights"}}\n'
+        '{"intent":"add_task","parameters":{"content":"bread"}}<|im_end|>',
+        '{"intent":"none","parameters":{"said":"tell me a joke"}}<|im_end|>',
+        '{"intent":"none","parameters":{}}\n'
+        '{"intent":"add_task","parameters":{"content":"bread"}}<|im_end|>',
+    ]

@@ -306,6 +306,11 @@ def test_a_share_of_rows_say_two_or_three_requests_labelled_with_every_call(cata
         for a, b in itertools.pairwise(row["calls"]):
             assert (a["intent"], b["intent"]) != ("none", "none")
         assert len(connectors.findall(row["text"])) >= len(row["calls"]) - 1, row["text"]
+        # Each request's words as the joined text says them, in order.
+        assert len(row["parts"]) == len(row["calls"])
+        at = 0
+        for part in row["parts"]:
+            at = row["text"].index(part, at) + len(part)
         for call in row["calls"]:
             assert catalogue.validate(call).to_dict() == call
             for value in call["parameters"].values():

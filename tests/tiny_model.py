@@ -54,18 +54,19 @@ TRAIN_ROWS: list[dict[str, Any]] = [
 
 # What the fitted tiny model learns: one answer, said after any of these requests, then <|im_end|>.
 # A 2-layer model trained from random weights for a minute learns where an answer ends long before
-# it learns to tell requests apart, so its rows share one answer and the tests check the stop.
+# it learns to tell requests apart, so its rows share one answer and the tests check the stop. The
+# answer copies nothing from the request (an out-of-scope one copies the refused words).
 FIT_ROWS: list[dict[str, Any]] = [
-    {"text": text, "intent": "none", "parameters": {}}
+    {"text": text, "intent": "get_weather", "parameters": {}}
     for text in (
-        "play some jazz",
-        "turn off the lights",
-        "tell me a joke",
-        "what's the capital of France",
-        "open the garage door",
-        "order a pizza",
-        "how old is the moon",
-        "sing me a song",
+        "what's the weather like",
+        "how's the weather",
+        "is it going to rain",
+        "weather report please",
+        "will it be sunny",
+        "what's the forecast",
+        "do I need an umbrella",
+        "is it cold outside",
     )
 ]
 

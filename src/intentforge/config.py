@@ -57,7 +57,7 @@ class DataConfig(_Section):
     rows: int = Field(2200, ge=1, description="Rows to generate (before dedup and split).")
     seed: int = 13
     none_fraction: float = Field(
-        0.35,
+        0.3,
         ge=0,
         le=0.6,
         description="Share of out-of-scope requests (a row saying two counts both): people ask "

@@ -8,7 +8,7 @@ import functools
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -24,6 +24,12 @@ if TYPE_CHECKING:
     from intentforge.config import Settings
 
 OUT_OF_SCOPE = "none"
+# What the model copies into an out-of-scope call: the words of the request it refuses ("turn on
+# the lights" in "turn on the lights and add bread to my list"). The model then decides whether
+# more follows right where the refused words end, as it does after an in-scope call's last span;
+# with nothing to copy it learned that a refusal ends the answer. Model-only: answers, datasets
+# and the public schema keep an out-of-scope call's parameters empty.
+REFUSED_WORDS = "said"
 
 
 @dataclass(frozen=True)
@@ -166,13 +172,16 @@ class Catalogue:
     @functools.cached_property
     def _schemas(self) -> list[tuple[str, dict[str, Any]]]:
         """What the model writes: the parameters' schemas, spoken slots as text, every slot
-        optional (a required slot the request does not say is left out and asked for)."""
+        optional (a required slot the request does not say is left out and asked for), and an
+        out-of-scope call with the words it refuses."""
         schemas = []
         for intent in self.intents:
             schema = intent.parameters.model_json_schema()
             schema.pop("required", None)
             for slot in intent.spoken:
                 schema["properties"][slot] = {"type": "string"}
+            if intent.name == OUT_OF_SCOPE:
+                schema["properties"] = {REFUSED_WORDS: {"type": "string"}}
             schemas.append((intent.name, schema))
         return schemas
 
@@ -220,6 +229,8 @@ class Catalogue:
         if not isinstance(params, Mapping):
             raise IntentforgeError(f"parameters of {name!r} must be a JSON object")
         params = dict(params)
+        if name == OUT_OF_SCOPE:
+            params.pop(REFUSED_WORDS, None)  # the model's, not the answer's
         intent = self._intents[name]
         for slot in intent.spoken:
             if isinstance(params.get(slot), str):
@@ -271,9 +282,12 @@ class Catalogue:
                 params[slot] = value
         return IntentCall(call.intent, params) if params != call.parameters else call
 
-    def render(self, call: IntentCall | Mapping[str, Any], text: str | None = None) -> str:
+    def render(
+        self, call: IntentCall | Mapping[str, Any], text: str | None = None, said: str | None = None
+    ) -> str:
         """The canonical compact JSON the model is trained to write (slots in declared order)
-        for the request `text`: a spoken slot is written as the request says it."""
+        for the request `text`: a spoken slot is written as the request says it, an out-of-scope
+        call with the words it refuses (`said`, a span of `text`) when they are known."""
         if not isinstance(call, IntentCall):
             call = self.validate(call)
         order = self._intents[call.intent].slots
@@ -281,16 +295,26 @@ class Catalogue:
         for slot in self._intents[call.intent].spoken:
             if slot in params:
                 params[slot] = self._spoken_phrase(call.intent, slot, params[slot], text)
+        if call.intent == OUT_OF_SCOPE and said:
+            params = {REFUSED_WORDS: said}
         return json.dumps(
             {"intent": call.intent, "parameters": params}, ensure_ascii=False, separators=(",", ":")
         )
 
     def render_calls(
-        self, calls: Iterable[IntentCall | Mapping[str, Any]], text: str | None = None
+        self,
+        calls: Iterable[IntentCall | Mapping[str, Any]],
+        text: str | None = None,
+        said: Sequence[str | None] | None = None,
     ) -> str:
-        """The canonical rendering of several calls, one per line, in the order said; one call
-        renders exactly as `render`."""
-        return CALL_SEPARATOR.join(self.render(call, text) for call in calls)
+        """The canonical rendering of several calls, one per line, in the order said (`said`:
+        the words each call's part of `text` says, used by out-of-scope calls); one call renders
+        exactly as `render`."""
+        calls = list(calls)
+        words = list(said) if said is not None else [None] * len(calls)
+        return CALL_SEPARATOR.join(
+            self.render(call, text, part) for call, part in zip(calls, words, strict=True)
+        )
 
     def _spoken_phrase(self, intent: str, slot: str, value: Any, text: str | None) -> str:
         phrase = None if text is None else self._spoken[intent, slot].find(text, value)

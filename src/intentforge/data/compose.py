@@ -49,24 +49,28 @@ def _capital(text: str) -> str:
 def join(first: dict[str, Any], second: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     """One row saying `first` then `second`. Mostly joined as spoken in one sentence (the first's
     closing mark dropped, the second's capital lowered where no value depends on them); a first
-    request that ends with its own mark is sometimes followed by a second sentence instead."""
+    request that ends with its own mark is sometimes followed by a second sentence instead.
+    `parts` holds each request's words as the joined text says them."""
     calls = first.get("calls", _calls(first)) + _calls(second)
     a, b = first["text"], second["text"]
+    before = list(first.get("parts", [a]))
     if a[-1:] in _SENTENCE_END and first.get("style") != "lower" and rng.random() < 0.35:
         start = rng.choice(SENTENCE_STARTS)
-        plain = a + " " + start + (b[:1].lower() + b[1:] if start else _capital(b))
-        fallback = a + " " + start + b
+        said = b[:1].lower() + b[1:] if start else _capital(b)
+        plain = (a + " " + start, before, said)
+        fallback = (a + " " + start, before, b)
     else:
         connector = rng.choice(CONNECTORS)
         if first.get("style") == "lower":
             connector = connector.replace(",", "")
-        plain = a.rstrip(_SENTENCE_END) + connector + b[:1].lower() + b[1:]
-        fallback = a + connector + b
+        stripped = [*before[:-1], before[-1].rstrip(_SENTENCE_END)]
+        plain = (a.rstrip(_SENTENCE_END) + connector, stripped, b[:1].lower() + b[1:])
+        fallback = (a + connector, before, b)
     row = {**first, "calls": calls}
-    text = plain
-    if not all(v in text for v in _values(row)):  # a value said with the mark or the capital
-        text = fallback
-    return {**row, "text": text}
+    head, parts, said = plain
+    if not all(v in head + said for v in _values(row)):  # a value said with the mark or capital
+        head, parts, said = fallback
+    return {**row, "text": head + said, "parts": [*parts, said]}
 
 
 def compose(

@@ -9,11 +9,11 @@ and masking "pad" ids would hide the very token that teaches the model to stop.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from intentforge.catalogue import Catalogue
+from intentforge.catalogue import OUT_OF_SCOPE, Catalogue
 from intentforge.data.jsonl import row_calls
 from intentforge.errors import IntentforgeError
 from intentforge.prompt import normalise_text, prompt_token_ids, render_completion
@@ -91,8 +91,9 @@ def encode_rows(
     dropped = unsaid = 0
     for row in rows:
         calls = [catalogue.validate(c) for c in row_calls(row)]
+        text = normalise_text(str(row["text"]))
         try:
-            answer = catalogue.render_calls(calls, normalise_text(str(row["text"])))
+            answer = catalogue.render_calls(calls, text, refused_words(row, text))
         except IntentforgeError:
             unsaid += 1
             continue
@@ -103,6 +104,20 @@ def encode_rows(
             continue
         examples.append(Example(tuple(ids), len(prompt)))
     return EncodedSplit(examples, dropped, unsaid)
+
+
+def refused_words(row: Mapping[str, Any], text: str) -> list[str | None]:
+    """Per call of `row`, the words of `text` it refuses when it is out of scope: the whole
+    request for a one-call row, the call's part for a joined row that records its `parts`; None
+    where they are unknown (the call is then written without them)."""
+    calls = row_calls(row)
+    parts = row.get("parts") or ([text] if len(calls) == 1 else [None] * len(calls))
+    words: list[str | None] = []
+    for call, part in zip(calls, parts, strict=True):
+        said = normalise_text(part) if part else ""
+        refused = call["intent"] == OUT_OF_SCOPE and said and said in text
+        words.append(said if refused else None)
+    return words
 
 
 def length_batches(
