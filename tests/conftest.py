@@ -201,6 +201,19 @@ MULTI_ANSWERS = {
         '{"intent":"add_task","parameters":{"content":"call the garage"}}\n'
         '{"intent":"send_email","parameters":{}}'
     ),
+    # Refusals copy the words they refuse; an answer that does not end with "}" was cut short by
+    # runtime.max_tokens.
+    "tell me a joke and sing me a song": (
+        '{"intent":"none","parameters":{"said":"tell me a joke"}}\n'
+        '{"intent":"none","parameters":{"said":"sing me a song"}}'
+    ),
+    "add milk to my list and tell me the whole history of the roman empire": (
+        '{"intent":"add_task","parameters":{"content":"milk"}}\n'
+        '{"intent":"none","parameters":{"said":"tell me the whole history of'
+    ),
+    "remind me to call the garage about the noise in the engine": (
+        '{"intent":"add_task","parameters":{"content":"call the garage about'
+    ),
 }
 
 
@@ -222,7 +235,7 @@ class ScriptedEngine:
             return self._engine.generate(prompt_tokens, **options)
         return Generation(
             text=raw,
-            stopped_by_eos=True,
+            stopped_by_eos=raw.endswith("}"),
             n_tokens=len(raw) // 4,
             latency_ms=1.0,
             prompt_tokens=len(prompt_tokens),

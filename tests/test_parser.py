@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from intentforge.catalogue import load_catalogue
+from intentforge.catalogue.catalogue import REFUSED_WORDS
 from intentforge.config import RuntimeConfig
 from intentforge.errors import IntentforgeError, ModelOutputError
 from intentforge.prompt import render_prompt
@@ -44,7 +45,8 @@ def test_every_answer_is_the_canonical_rendering_of_a_valid_call(smollm2_parser:
         raw = json.loads(result.raw)
         assert result.raw == json.dumps(raw, ensure_ascii=False, separators=(",", ":"))
         said = list(raw["parameters"])
-        assert said == [s for s in catalogue[raw["intent"]].slots if s in said]
+        order = [*catalogue[raw["intent"]].slots, REFUSED_WORDS]  # a refusal copies its words
+        assert said == [s for s in order if s in said]
         context = Context(catalogue, resolver, text, "Europe/Paris", NOW)
         answer = apply_steps(catalogue.validate(raw), context)
         assert (result.call, result.resolved) == (answer.call, answer.resolved)
@@ -359,6 +361,24 @@ def test_each_call_is_post_processed_on_its_own_part_of_the_request(
     # The priority said with the first task and the list named with the second stay theirs.
     assert high.call.parameters == {"content": "bread", "priority": 2}
     assert eggs.call.parameters == {"content": "eggs", "project": "groceries"}
+
+
+def test_refusals_next_to_each_other_are_one_and_a_refusal_cut_short_is_still_one(
+    multi_parser: Parser,
+) -> None:
+    joke = multi_parser.parse("tell me a joke and sing me a song")
+    assert [c.call.to_dict() for c in joke.calls] == [{"intent": "none", "parameters": {}}]
+    # A long request refused: max_tokens ends the copy of its words, not the answer.
+    rome = multi_parser.parse(
+        "add milk to my list and tell me the whole history of the roman empire"
+    )
+    assert [c.call.to_dict() for c in rome.calls] == [
+        {"intent": "add_task", "parameters": {"content": "milk"}},
+        {"intent": "none", "parameters": {}},
+    ]
+    # Half an action is never guessed.
+    with pytest.raises(ModelOutputError, match="did not finish an intent"):
+        multi_parser.parse("remind me to call the garage about the noise in the engine")
 
 
 def test_the_answer_asks_for_the_first_incomplete_call(multi_parser: Parser) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from intentforge.catalogue import OUT_OF_SCOPE, Catalogue, IntentCall
+from intentforge.catalogue.grammar import CALL_SEPARATOR
 from intentforge.config import RuntimeConfig, Settings
 from intentforge.errors import IntentforgeError, ModelOutputError
 from intentforge.export.manifest import read_manifest
@@ -237,14 +238,15 @@ class Parser:
             cancel=cancel,
             abstain=self._abstain,
         )
-        if not gen.stopped_by_eos:
+        written = gen.text if gen.stopped_by_eos else self._refusal_cut_short(gen.text)
+        if written is None:
             raise ModelOutputError(
                 f"the model did not finish an intent within {self.config.max_tokens} tokens "
                 f"(runtime.max_tokens); got {gen.text[:80]!r}"
             )
         generated = time.perf_counter()
         try:
-            calls = self.catalogue.validate_calls(gen.text)
+            calls = _one_refusal_in_a_row(self.catalogue.validate_calls(written))
         except IntentforgeError as exc:
             raise ModelOutputError(f"the model's output is not a valid intent: {exc}") from None
         validated = time.perf_counter()
@@ -324,6 +326,16 @@ class Parser:
             question=self.catalogue.question(answer.call),
         )
 
+    def _refusal_cut_short(self, text: str) -> str | None:
+        """The answer when runtime.max_tokens ended it while an out-of-scope call was copying
+        the words it refuses (a long request refused): the calls before, then that refusal.
+        None when the cut is anywhere else: nothing in-scope is guessed from half a call."""
+        *done, last = text.split(CALL_SEPARATOR)
+        refusal = self.catalogue.render(IntentCall(OUT_OF_SCOPE, {}))
+        if not last.startswith(refusal[: refusal.index(",")]):
+            return None
+        return CALL_SEPARATOR.join([*done, refusal])
+
     def _grammar_for(self, said: str) -> str | bool:
         """The grammar for the normalised request `said`: text slots (task, place, recipient...)
         may only copy spans of it; True (the engine's catalogue grammar) with span_slots off."""
@@ -342,6 +354,16 @@ def refuse_at_for(model_path: Path, config: RuntimeConfig) -> float:
     except IntentforgeError:  # no or unreadable manifest: a model from elsewhere
         calibrated = None
     return calibrated if calibrated is not None else DEFAULT_REFUSE_AT
+
+
+def _one_refusal_in_a_row(calls: list[IntentCall]) -> list[IntentCall]:
+    """Out-of-scope calls next to each other are one refusal ("tell me a joke and sing": the
+    model copies each part it refuses, the answer refuses once)."""
+    return [
+        call
+        for i, call in enumerate(calls)
+        if not (i and call.intent == OUT_OF_SCOPE and calls[i - 1].intent == OUT_OF_SCOPE)
+    ]
 
 
 def _require_text(text: str) -> str:
