@@ -10,8 +10,10 @@ STAMP  := $(VENV)/.installed
 .PHONY: run test install lint clean
 
 $(STAMP): pyproject.toml requirements-models.txt deploy/install.sh scripts/install-system-deps.sh
-	bash scripts/install-system-deps.sh
-	bash deploy/install.sh --venv $(VENV) --profile dev --python $(PYTHON)
+	# System packages (apt; nothing to do when they are there) and the venv (pip) side by side
+	bash scripts/install-system-deps.sh & system=$$!; \
+	bash deploy/install.sh --venv $(VENV) --profile dev --python $(PYTHON); venv=$$?; \
+	wait $$system && exit $$venv
 	# llama.cpp's GGUF converter (from the llama-cpp-python sdist on PyPI), cached outside the checkout
 	$(BIN)/intentforge export --prepare
 	touch $(STAMP)

@@ -267,10 +267,13 @@ TRAINED_TINY_MODEL = frozenset({"tiny_run", "tiny_merged", "tiny_export", "tiny_
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark slow every test that needs the trained tiny model, so `-m "not slow"` never trains;
-    tryfirst: the marks must be there before `-m` deselects."""
+    tryfirst: the marks must be there before `-m` deselects. Those tests also share one
+    pytest-xdist worker (`--dist loadgroup`): session fixtures are per worker, and two workers
+    would each train it."""
     for item in items:
         if TRAINED_TINY_MODEL & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+            item.add_marker(pytest.mark.xdist_group("trained-tiny-model"))
 
 
 @pytest.fixture(scope="session")

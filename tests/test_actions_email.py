@@ -197,11 +197,12 @@ def test_untrusted_certificate_is_refused(tmp_path, smtp_server):
 
 
 def test_unreachable_server_is_reported(tmp_path, smtp_server):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
-    runner = make_runner(tmp_path, smtp_server, confirm_email=False, smtp_port=closed_port)
-    result = runner.act(email(to="mum", body="hi"))
+    # Bound and not listening: connections are refused, and no other process can take the port.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        closed_port = closed.getsockname()[1]
+        runner = make_runner(tmp_path, smtp_server, confirm_email=False, smtp_port=closed_port)
+        result = runner.act(email(to="mum", body="hi"))
     assert result.status == ActionStatus.FAILED
     assert result.error == "upstream_down"
     assert result.reply == "The mail server isn't answering right now; the e-mail was not sent."

@@ -361,7 +361,6 @@ def test_image_command_and_environment_serve_a_model_that_passes_the_healthcheck
     import importlib.util
     import os
     import signal
-    import socket
     import time
     import urllib.request
 
@@ -374,9 +373,9 @@ def test_image_command_and_environment_serve_a_model_that_passes_the_healthcheck
     home.mkdir()
     models.mkdir()
     (models / "model.gguf").symlink_to(Path(spec.origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    from servers.ports import reserve_port
+
+    port = reserve_port()
     env.update(
         PATH=f"{BIN}:/usr/bin:/bin",
         HOME=str(home),

@@ -60,6 +60,8 @@ def test_jump_forward_forces_fixed_text_up_to_where_a_token_of_training_ends(
     forced, done = engine._jump.forced_text(constraint, b"")
     # No intent name starts with a byte that joins '"' into one token: the model begins with it.
     assert (forced, done) == (b'{"intent":"', False)
+    assert constraint.accepts(_token(engine, "{"))  # looking ahead leaves the constraint as it was
+    engine._jump.accept(constraint, forced)
     assert constraint.accepts(_token(engine, "add"))
     assert not constraint.accepts(_token(engine, "{"))
 

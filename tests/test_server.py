@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from intentforge.runtime import Parser
 from intentforge.secrets import Secrets
 from intentforge.server import create_app, require_api_key_to_act
 from servers.api import ApiServer
+from servers.ports import reserve_port
 
 API_KEY = "test-key-0123456789"
 
@@ -347,12 +347,6 @@ def test_each_resource_has_its_router() -> None:
     }  # fmt: skip
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _cli(*args: str, env: dict[str, str] | None = None) -> list[str]:
     return [sys.executable, "-c", "from intentforge.cli import main; main()", *args]
 
@@ -360,7 +354,7 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> list[str]:
 def test_serve_command_starts_answers_and_stops_on_sigint(
     smollm2_gguf: Path, tmp_path: Path
 ) -> None:
-    port = _free_port()
+    port = reserve_port()
     env = {**os.environ, "INTENTFORGE_RUNTIME__N_THREADS": "1"}
     env.pop("INTENTFORGE_API_KEY", None)
     proc = subprocess.Popen(
@@ -396,7 +390,7 @@ def test_serve_with_a_bad_model_exits_2_with_one_line(
     if content is not None:
         model.write_bytes(content)
     done = subprocess.run(
-        _cli("serve", "--model", str(model), "--port", str(_free_port())),
+        _cli("serve", "--model", str(model), "--port", str(reserve_port())),
         cwd=tmp_path, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 2, done.stderr

@@ -39,7 +39,8 @@ from intentforge.server.wyoming import (
 )
 from intentforge.voice.loop import Stages, answer
 from servers.open_meteo import OpenMeteoServer
-from servers.wyoming import WyomingServer, free_port, wait_for_port
+from servers.ports import reserve_port
+from servers.wyoming import WyomingServer, wait_for_port
 
 CLI = [sys.executable, "-c", "from intentforge.cli import main; main()"]
 # Home Assistant gives a Wyoming service this long to answer Describe.
@@ -299,7 +300,7 @@ def run_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 def test_user_errors_are_one_line_and_exit_2(
     tmp_path: Path, args: tuple[str, ...], message: str
 ) -> None:
-    result = run_cli(tmp_path, "--uri", f"tcp://127.0.0.1:{free_port()}", *args)
+    result = run_cli(tmp_path, "--uri", f"tcp://127.0.0.1:{reserve_port()}", *args)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     (line,) = [line for line in result.stderr.splitlines() if line.startswith("error:")]
@@ -309,7 +310,7 @@ def test_user_errors_are_one_line_and_exit_2(
 def test_the_cli_serves_until_sigterm_and_a_taken_port_is_an_error(
     tmp_path: Path, smollm2_gguf: Path
 ) -> None:
-    port = free_port()
+    port = reserve_port()
     args = ["--uri", f"tcp://127.0.0.1:{port}", "--model", str(smollm2_gguf)]
     service = subprocess.Popen(
         [*CLI, "wyoming", *args],

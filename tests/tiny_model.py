@@ -132,6 +132,7 @@ def tiny_train_config(runs_dir: Path, base_dir: Path, **overrides: Any) -> Train
         "batch_size": 8,
         "max_length": 96,
         "device": "cpu",
+        "threads": 1,  # the other core runs another pytest-xdist worker
         "runs_dir": runs_dir,
         "save_every_steps": 1000,
         "freeze_embeddings": False,  # a random base has no vocabulary to keep

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import socket
 import ssl
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -17,6 +16,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from servers.ports import reserve_port
 
 
 def self_signed_cert(folder: Path) -> tuple[Path, Path]:
@@ -53,12 +54,6 @@ def self_signed_cert(folder: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class SmtpServer:
     """Requires STARTTLS before AUTH and AUTH before mail; keeps every received message.
 
@@ -74,7 +69,7 @@ class SmtpServer:
         self._rejections: list[str] = []
         tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         tls.load_cert_chain(self.cert, key)
-        self.port = _free_port()
+        self.port = reserve_port()  # aiosmtpd's Controller takes no port 0
         self._controller = Controller(
             self,
             hostname="127.0.0.1",

@@ -9,12 +9,7 @@ import threading
 import time
 
 from intentforge.server.wyoming import WyomingService
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from servers.ports import reserve_port
 
 
 def wait_for_port(port: int, timeout_s: float, alive: threading.Thread | None = None) -> None:
@@ -34,7 +29,7 @@ class WyomingServer:
 
     def __init__(self, service: WyomingService) -> None:
         self.service = service
-        self.port = free_port()
+        self.port = reserve_port()
         self.uri = f"tcp://127.0.0.1:{self.port}"
         self._loop = asyncio.new_event_loop()
         self._task = self._loop.create_task(service.run(self.uri))

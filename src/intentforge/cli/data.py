@@ -93,16 +93,9 @@ def generate(
 
     try:
         if data.generator == "templates":
-            from intentforge.data.templates import generate as generate_from_templates
+            from intentforge.data.templates import generate_from_config
 
-            dataset = generate_from_templates(
-                catalogue,
-                data.rows,
-                data.seed,
-                data.none_fraction,
-                multi_fraction=data.multi_fraction,
-                on_progress=on_progress,
-            )
+            dataset = generate_from_config(catalogue, data, on_progress=on_progress)
             write_jsonl(path, dataset)
         else:
             from intentforge.data.llm import generate_with_llm

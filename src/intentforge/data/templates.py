@@ -23,6 +23,7 @@ from functools import partial
 from typing import Any
 
 from intentforge.catalogue import OUT_OF_SCOPE, Catalogue, Intent
+from intentforge.config import DataConfig
 from intentforge.data import home_assistant, lexicons, out_of_scope
 from intentforge.data.compose import THREE_SHARE, compose
 from intentforge.data.out_of_scope import is_builtin
@@ -294,6 +295,21 @@ def generate(
     for number, row in enumerate(out):
         row["id"] = f"{SOURCE}-{seed}-{number:06d}"
     return out
+
+
+def generate_from_config(
+    catalogue: Catalogue, data: DataConfig, *, on_progress: ProgressCallback | None = None
+) -> list[dict[str, Any]]:
+    """`generate` with the rows, seed and fractions of the `data` settings: the dataset that
+    `intentforge build` and `intentforge data generate` write."""
+    return generate(
+        catalogue,
+        data.rows,
+        data.seed,
+        data.none_fraction,
+        multi_fraction=data.multi_fraction,
+        on_progress=on_progress,
+    )
 
 
 def _generate(

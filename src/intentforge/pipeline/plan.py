@@ -136,16 +136,9 @@ def _data_stage(settings: Settings, catalogue: Catalogue, paths: BuildPaths) -> 
                 none_fraction=data.none_fraction,
             )
             return
-        from intentforge.data.templates import generate as generate_templates
+        from intentforge.data.templates import generate_from_config
 
-        rows = generate_templates(
-            catalogue,
-            data.rows,
-            data.seed,
-            data.none_fraction,
-            multi_fraction=data.multi_fraction,
-        )
-        write_jsonl(paths.generated, rows)
+        write_jsonl(paths.generated, generate_from_config(catalogue, data))
 
     params = {
         "data": data.model_dump(

@@ -86,6 +86,8 @@ class _Decoding:
     stopped: bool = False
     prefilled: bool = False
     abstain_share: float | None = None
+    # What jump-forward would append here, when a draft's check already looked (forced, done).
+    fixed: tuple[bytes, bool] | None = None
     timings_ms: dict[str, float] = field(
         default_factory=lambda: {"prefill_ms": 0.0, "decode_ms": 0.0, "grammar_ms": 0.0}
     )
@@ -282,7 +284,9 @@ class Engine:
     def _jump_forward(self, run: _Decoding, constraint: Constraint) -> bool:
         """Append the text the grammar fixes from here; whether the grammar is then done."""
         with run.timed("grammar_ms"):
-            forced, done = self._jump.forced_text(constraint, bytes(run.out))
+            forced, done = run.fixed or self._jump.forced_text(constraint, bytes(run.out))
+            run.fixed = None
+            self._jump.accept(constraint, forced)
         if forced:
             run.out += forced
             # Counted as tokenized alone: joined to the answer, a forced ',' can merge into the
@@ -336,14 +340,24 @@ class Engine:
                 self._cache.keep(evaluated)  # the choice is pending
                 return False
             run.n_accepted += 1
-            if run.n_generated >= max_tokens or (
-                self.jump_forward and self._jump.fixes_next(constraint, bytes(run.out))
-            ):
+            if run.n_generated >= max_tokens or self._fixes_next(run, constraint):
                 # The token stays pending: the logits after it are not the batch's last.
                 self._cache.keep(evaluated)
                 return False
             run.pending = []
         return False  # not reached: the last row is past the draft
+
+    def _fixes_next(self, run: _Decoding, constraint: Constraint) -> bool:
+        """Whether jump-forward appends text (or ends the answer) from here; what it found is
+        kept for it, so the lookahead runs once."""
+        if not self.jump_forward:
+            return False
+        with run.timed("grammar_ms"):
+            forced, done = self._jump.forced_text(constraint, bytes(run.out))
+        if not (forced or done):
+            return False
+        run.fixed = (forced, done)
+        return True
 
     def _step_logits(self, run: _Decoding) -> np.ndarray:
         """Evaluate the pending tokens; the logits for the next one."""

@@ -35,8 +35,8 @@ class JumpForward:
         return list(self._llm.tokenize(text, add_bos=False, special=False))
 
     def forced_text(self, constraint: Constraint, answer: bytes) -> tuple[bytes, bool]:
-        """Text the grammar allows in exactly one way after `answer`, accepted into `constraint`,
-        and whether the grammar is done.
+        """Text the grammar allows in exactly one way after `answer`, and whether the grammar is
+        then done; `constraint` is left as it was (`accept` appends the text to it).
 
         Short of the grammar's end, the text stops where a token of training could end: when the
         next byte the grammar admits would join its last run into one token (letters after
@@ -44,17 +44,6 @@ class JumpForward:
         saw '","', 'priority', '":' in training and never a lone 'pr'. After '"content":"' no
         admitted byte joins the quotes, so the model starts with the value itself.
         """
-        forced, done = self._lookahead(constraint, answer)
-        for byte in forced:
-            constraint.accept(self._token_of_byte[byte])
-        return forced, done
-
-    def fixes_next(self, constraint: Constraint, answer: bytes) -> bool:
-        """Whether `forced_text` would append anything (or end the answer) from here."""
-        forced, done = self._lookahead(constraint, answer)
-        return done or bool(forced)
-
-    def _lookahead(self, constraint: Constraint, answer: bytes) -> tuple[bytes, bool]:
         probe = constraint.clone()
         try:
             forced, done, following = self._walk(probe)
@@ -63,6 +52,11 @@ class JumpForward:
         if forced and not done and not self._ends_a_token(answer + forced, following):
             forced = without_last_run(forced)
         return forced, done
+
+    def accept(self, constraint: Constraint, forced: bytes) -> None:
+        """Advance `constraint` over `forced`, text that `forced_text` returned for it."""
+        for byte in forced:
+            constraint.accept(self._token_of_byte[byte])
 
     def _ends_a_token(self, text: bytes, following: list[int]) -> bool:
         """Whether no byte of `following` merges into the last token of `text`."""
