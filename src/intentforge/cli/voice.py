@@ -159,7 +159,13 @@ def speechify(
     voices: list[str] = typer.Option(
         [],
         "--voice",
-        help="espeak-ng voice; repeat for variety (default: voice.tts_voice). Each row gets one.",
+        help="Voice (espeak-ng:VOICE or a bare espeak-ng voice, piper:joe, piper:FILE.onnx); "
+        "repeat for variety (default: the configured TTS). Each row gets one.",
+    ),
+    cache: Path | None = typer.Option(
+        None,
+        "--cache",
+        help="Cache audio and transcripts by content hash in this folder (e.g. build/voice-cache).",
     ),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N rows."),
     config: ConfigOption = None,
@@ -171,20 +177,26 @@ def speechify(
     """
     from intentforge.cli.common import progress_bar
     from intentforge.data.jsonl import read_dataset
+    from intentforge.voice.roundtrip import RoundTrip
     from intentforge.voice.speechify import SpeechifyStats, dropped_path
     from intentforge.voice.speechify import speechify as run_speechify
     from intentforge.voice.stt import transcriber_from
-    from intentforge.voice.tts import EspeakSpeaker, Speaker, speaker_from
+    from intentforge.voice.tts import Speaker, speaker_from, speaker_named
 
     settings = settings_from(config)
     catalogue = Catalogue.from_settings(settings)
     rows = read_dataset(in_path, catalogue)[:limit]
-    speakers: list[Speaker]
+    speakers: dict[str, Speaker]
     if voices:
-        speakers = [EspeakSpeaker(v, settings.voice.tts_rate_wpm) for v in voices]
+        speakers = {v: speaker_named(v, settings.voice.tts_rate_wpm) for v in voices}
     else:
-        speakers = [speaker_from(settings.voice)]
-    transcriber = transcriber_from(settings.voice)
+        speakers = {settings.voice.tts: speaker_from(settings.voice)}
+    round_trip = RoundTrip(
+        speakers,
+        transcriber_from(settings.voice),
+        cache_dir=cache,
+        max_audio_s=settings.voice.max_audio_s,
+    )
     with progress_bar() as bar:
         task = bar.add_task("speechify", total=len(rows))
 
@@ -195,9 +207,7 @@ def speechify(
             rows,
             out_path,
             catalogue,
-            speakers,
-            transcriber,
-            max_audio_s=settings.voice.max_audio_s,
+            round_trip,
             on_row=advance,
         )
     total = stats.kept + stats.dropped

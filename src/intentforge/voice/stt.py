@@ -10,6 +10,7 @@ handed to faster-whisper as it is: a local CTranslate2 directory, or a model it 
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import os
 import shutil
@@ -44,7 +45,10 @@ class Transcript:
 
 
 class Transcriber(Protocol):
-    """Turns decoded audio into text; implementations must be safe to share between threads."""
+    """Turns decoded audio into text; implementations must be safe to share between threads.
+    `key` names every setting the text depends on, so transcripts can be cached by it."""
+
+    key: str
 
     def transcribe(self, audio: Audio) -> Transcript: ...
 
@@ -140,6 +144,10 @@ class WhisperTranscriber:
                 "(offline), a local CTranslate2 directory, or a faster-whisper name with internet"
             ) from None
         self.model = model
+        self.key = json.dumps(
+            {"model": model, "language": language, "beam": beam_size, "compute": compute_type},
+            sort_keys=True,
+        )
         self.load_ms = (time.perf_counter() - started) * 1000
         self._language = language
         self._beam_size = beam_size
