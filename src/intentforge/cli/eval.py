@@ -209,6 +209,7 @@ def _evaluate_spoken(
     from intentforge.evaluate.report import SPOKEN_COLUMNS, spoken_cells
     from intentforge.evaluate.spoken import DEFAULT_VOICES, judge_spoken
     from intentforge.runtime import default_model_path
+    from intentforge.voice.hints import hotwords_for
     from intentforge.voice.roundtrip import RoundTrip
     from intentforge.voice.stt import transcriber_from
     from intentforge.voice.tts import speaker_named
@@ -220,7 +221,7 @@ def _evaluate_spoken(
     speakers = {v: speaker_named(v, rate_wpm) for v in voices or DEFAULT_VOICES}
     round_trip = RoundTrip(
         speakers,
-        transcriber_from(settings.voice),
+        transcriber_from(settings.voice, hotwords_for(settings, catalogue)),
         cache_dir=voice_cache,
         max_audio_s=settings.voice.max_audio_s,
     )

@@ -26,13 +26,14 @@ def build_pipeline(
     from intentforge.actions import ActionRunner
     from intentforge.runtime import Conversations, Parser, default_model_path
     from intentforge.secrets import load_secrets
+    from intentforge.voice.hints import hotwords_for
     from intentforge.voice.loop import VoicePipeline
     from intentforge.voice.stt import transcriber_from
     from intentforge.voice.tts import speaker_from
 
     catalogue = Catalogue.from_settings(settings)
     speaker = speaker_from(settings.voice)
-    transcriber = transcriber_from(settings.voice)
+    transcriber = transcriber_from(settings.voice, hotwords_for(settings, catalogue))
     parser = Parser(model or default_model_path(settings), catalogue, settings.runtime)
     runner = ActionRunner(settings, load_secrets(settings), catalogue=catalogue)
     conversations = Conversations.for_runtime(settings.runtime)
@@ -177,6 +178,7 @@ def speechify(
     """
     from intentforge.cli.common import progress_bar
     from intentforge.data.jsonl import read_dataset
+    from intentforge.voice.hints import hotwords_for
     from intentforge.voice.roundtrip import RoundTrip
     from intentforge.voice.speechify import SpeechifyStats, dropped_path
     from intentforge.voice.speechify import speechify as run_speechify
@@ -193,7 +195,7 @@ def speechify(
         speakers = {settings.voice.tts: speaker_from(settings.voice)}
     round_trip = RoundTrip(
         speakers,
-        transcriber_from(settings.voice),
+        transcriber_from(settings.voice, hotwords_for(settings, catalogue)),
         cache_dir=cache,
         max_audio_s=settings.voice.max_audio_s,
     )

@@ -128,6 +128,7 @@ class WhisperTranscriber:
         beam_size: int = 5,
         compute_type: str = "int8",
         threads: int = 2,
+        hotwords: str | None = None,
     ) -> None:
         from faster_whisper import WhisperModel
 
@@ -144,10 +145,13 @@ class WhisperTranscriber:
                 "(offline), a local CTranslate2 directory, or a faster-whisper name with internet"
             ) from None
         self.model = model
-        self.key = json.dumps(
-            {"model": model, "language": language, "beam": beam_size, "compute": compute_type},
-            sort_keys=True,
-        )
+        settings: dict[str, Any] = {
+            "model": model, "language": language, "beam": beam_size, "compute": compute_type,
+        }  # fmt: skip
+        if hotwords:
+            settings["hotwords"] = hotwords
+        self.key = json.dumps(settings, sort_keys=True)
+        self._hotwords = hotwords or None
         self.load_ms = (time.perf_counter() - started) * 1000
         self._language = language
         self._beam_size = beam_size
@@ -162,6 +166,7 @@ class WhisperTranscriber:
             # Each request is one utterance: earlier text would only invite repetition loops.
             "condition_on_previous_text": False,
             "without_timestamps": True,
+            "hotwords": self._hotwords,
         }
         # CTranslate2 already uses every thread it was given; queue requests rather than
         # oversubscribe the cores.
@@ -174,8 +179,9 @@ class WhisperTranscriber:
         )
 
 
-def transcriber_from(config: VoiceConfig) -> WhisperTranscriber:
-    """The configured speech-to-text engine (loads the model: about half a second for base)."""
+def transcriber_from(config: VoiceConfig, hotwords: str | None = None) -> WhisperTranscriber:
+    """The configured speech-to-text engine (loads the model: about half a second for base);
+    `hotwords`: hint phrases (voice/hints.py) when voice.stt_hints is on."""
     return WhisperTranscriber(
         config.stt_model,
         cache_dir=config.model_cache_dir,
@@ -183,4 +189,5 @@ def transcriber_from(config: VoiceConfig) -> WhisperTranscriber:
         beam_size=config.stt_beam_size,
         compute_type=config.stt_compute_type,
         threads=config.stt_threads,
+        hotwords=hotwords,
     )
