@@ -290,7 +290,7 @@ class VoiceConfig(_Section):
     stt_hints: bool = Field(
         False,
         description="Give Whisper the catalogue's phrases, list names, contacts and home location "
-        "as hotwords (off: no gain on both dev sets, docs/voice.md).",
+        "as hotwords (docs/voice.md: measured with the spoken judge).",
     )
     model_cache_dir: Path = Field(
         Path("~/.cache/intentforge"), description="Where the offline Whisper model is assembled."

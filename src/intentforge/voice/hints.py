@@ -5,8 +5,8 @@ can come out as "and serial to my shopping list". faster-whisper takes `hotwords
 before the utterance as if it had just been said, which makes those words likelier. The phrases
 come from the catalogue and the user's own names: the fixed words of each intent's examples
 ("remind me to", "what's the weather in", "send an email to"), the list names, the contacts and
-the home location. Off by default (`voice.stt_hints`): measured with the spoken judge, it did not
-gain on both dev sets (docs/voice.md has the figures).
+the home location. `voice.stt_hints` switches it on; docs/voice.md has what the spoken judge
+measured with and without.
 """
 
 from __future__ import annotations
