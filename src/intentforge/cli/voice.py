@@ -26,13 +26,14 @@ def build_pipeline(
     from intentforge.actions import ActionRunner
     from intentforge.runtime import Conversations, Parser, default_model_path
     from intentforge.secrets import load_secrets
+    from intentforge.voice.hints import hotwords_for
     from intentforge.voice.loop import VoicePipeline
     from intentforge.voice.stt import transcriber_from
     from intentforge.voice.tts import speaker_from
 
     catalogue = Catalogue.from_settings(settings)
     speaker = speaker_from(settings.voice)
-    transcriber = transcriber_from(settings.voice)
+    transcriber = transcriber_from(settings.voice, hotwords_for(settings, catalogue))
     parser = Parser(model or default_model_path(settings), catalogue, settings.runtime)
     runner = ActionRunner(settings, load_secrets(settings), catalogue=catalogue)
     conversations = Conversations.for_runtime(settings.runtime)
@@ -159,7 +160,13 @@ def speechify(
     voices: list[str] = typer.Option(
         [],
         "--voice",
-        help="espeak-ng voice; repeat for variety (default: voice.tts_voice). Each row gets one.",
+        help="Voice (espeak-ng:VOICE or a bare espeak-ng voice, piper:joe, piper:FILE.onnx); "
+        "repeat for variety (default: the configured TTS). Each row gets one.",
+    ),
+    cache: Path | None = typer.Option(
+        None,
+        "--cache",
+        help="Cache audio and transcripts by content hash in this folder (e.g. build/voice-cache).",
     ),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Only the first N rows."),
     config: ConfigOption = None,
@@ -171,20 +178,27 @@ def speechify(
     """
     from intentforge.cli.common import progress_bar
     from intentforge.data.jsonl import read_dataset
+    from intentforge.voice.hints import hotwords_for
+    from intentforge.voice.roundtrip import RoundTrip
     from intentforge.voice.speechify import SpeechifyStats, dropped_path
     from intentforge.voice.speechify import speechify as run_speechify
     from intentforge.voice.stt import transcriber_from
-    from intentforge.voice.tts import EspeakSpeaker, Speaker, speaker_from
+    from intentforge.voice.tts import Speaker, speaker_from, speaker_named
 
     settings = settings_from(config)
     catalogue = Catalogue.from_settings(settings)
     rows = read_dataset(in_path, catalogue)[:limit]
-    speakers: list[Speaker]
+    speakers: dict[str, Speaker]
     if voices:
-        speakers = [EspeakSpeaker(v, settings.voice.tts_rate_wpm) for v in voices]
+        speakers = {v: speaker_named(v, settings.voice.tts_rate_wpm) for v in voices}
     else:
-        speakers = [speaker_from(settings.voice)]
-    transcriber = transcriber_from(settings.voice)
+        speakers = {settings.voice.tts: speaker_from(settings.voice)}
+    round_trip = RoundTrip(
+        speakers,
+        transcriber_from(settings.voice, hotwords_for(settings, catalogue)),
+        cache_dir=cache,
+        max_audio_s=settings.voice.max_audio_s,
+    )
     with progress_bar() as bar:
         task = bar.add_task("speechify", total=len(rows))
 
@@ -195,9 +209,7 @@ def speechify(
             rows,
             out_path,
             catalogue,
-            speakers,
-            transcriber,
-            max_audio_s=settings.voice.max_audio_s,
+            round_trip,
             on_row=advance,
         )
     total = stats.kept + stats.dropped

@@ -115,12 +115,53 @@ def format_counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{name} {n}" for name, n in counts.items())
 
 
+# The side-by-side table of the spoken judge: one row per set and path (typed, or a voice).
+SPOKEN_COLUMNS = (
+    "set", "path", "rows", "intent accuracy", "slot exact match", "false actions", "WER", "STT p50",
+)  # fmt: skip
+
+
+def spoken_cells(figures: dict[str, Any]) -> list[str]:
+    """One row of the spoken table, formatted (a PathFigures as a dict)."""
+    stt = figures["stt_p50_ms"]
+    return [
+        figures["dataset"],
+        figures["path"],
+        str(figures["rows"]),
+        format_value(figures["intent_accuracy"], "rate"),
+        format_value(figures["slot_exact_match"], "rate"),
+        count_of(figures["false_actions"], figures["out_of_scope"]),
+        format_value(figures["word_error_rate"], "rate"),
+        "—" if stt is None else f"{stt:.0f} ms",
+    ]
+
+
+def _spoken_table(rows: Sequence[dict[str, Any]]) -> str:
+    head = "".join(f"<th>{_e(c)}</th>" for c in SPOKEN_COLUMNS)
+    lines = [f"<table><tr>{head}</tr>"]
+    for row in rows:
+        cells = spoken_cells(row)
+        lines.append(
+            f"<tr><td><code>{_e(cells[0])}</code></td><td>{_e(cells[1])}</td>"
+            + "".join(f"<td class='num'>{_e(c)}</td>" for c in cells[2:])
+            + "</tr>"
+        )
+    lines.append("</table>")
+    return "\n".join(lines)
+
+
 def build_report(
-    results: Sequence[ModelResult], dataset: dict[str, Any], *, elapsed_s: float | None = None
+    results: Sequence[ModelResult],
+    dataset: dict[str, Any],
+    *,
+    elapsed_s: float | None = None,
+    spoken: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
-    """The report as plain data: what was measured, where, and every prediction."""
+    """The report as plain data: what was measured, where, and every prediction; `spoken`: the
+    spoken judge's figures per set and path, when it ran."""
     return {
         "costly_errors": costly_errors(results, dataset),
+        "spoken": list(spoken),
         "multi_requests": multi_requests(results, dataset),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "dataset": dataset,
@@ -141,10 +182,11 @@ def write_report(
     out_dir: Path,
     *,
     elapsed_s: float | None = None,
+    spoken: Sequence[dict[str, Any]] = (),
 ) -> tuple[Path, Path]:
     """Write report.json and report.html into `out_dir`; returns both paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    report = build_report(results, dataset, elapsed_s=elapsed_s)
+    report = build_report(results, dataset, elapsed_s=elapsed_s, spoken=spoken)
     json_path = out_dir / "report.json"
     json_path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     html_path = out_dir / "report.html"
@@ -307,6 +349,17 @@ def render_html(results: Sequence[ModelResult], report: dict[str, Any]) -> str:
         f"{dataset.get('rows')} rows ({_e(format_counts(dataset.get('intents', {})))}). "
         f"Created {_e(report['created'])} on {machine['cpu_count']} CPU cores "
         f"({_e(machine['platform'])}).</p>",
+        *(
+            [
+                "<h2>Spoken and typed</h2>",
+                _spoken_table(report["spoken"]),
+                "<p class='muted'>The same rows typed and as heard by the speech-to-text from "
+                "each voice. WER: word error rate of the transcripts; STT p50: recognition time "
+                "per utterance.</p>",
+            ]
+            if report.get("spoken")
+            else []
+        ),
         "<h2>False actions and false refusals</h2>",
         _costly_errors_table(report["costly_errors"]),
         *(_false_actions_table(result) for result in results),

@@ -32,6 +32,7 @@ from intentforge.server.errors import DOCUMENTED, add_error_handlers
 from intentforge.server.limits import BodyLimit
 from intentforge.server.metrics import Metrics
 from intentforge.server.pool import ParserPool
+from intentforge.voice.hints import hotwords_for
 
 # One router per resource, in the order the OpenAPI page lists them.
 ROUTERS = (
@@ -102,7 +103,7 @@ def create_app(
     app.state.catalogue = catalogue
     app.state.metrics = metrics
     app.state.actions = actions
-    app.state.speech = SpeechModels(settings.voice)
+    app.state.speech = SpeechModels(settings.voice, hotwords_for(settings, catalogue))
     app.state.started_at = time.time()
     app.state.pool = make_pool(parsers) if parsers else None
     app.state.model_name = parsers[0].model_path.name if parsers else "intentforge"

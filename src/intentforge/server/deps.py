@@ -28,8 +28,9 @@ class SpeechModels:
     """Speech-to-text and text-to-speech, loaded on first use: a server that never hears audio
     never pays for them, and a missing espeak-ng breaks only the voice endpoint."""
 
-    def __init__(self, config: VoiceConfig) -> None:
+    def __init__(self, config: VoiceConfig, hotwords: str | None = None) -> None:
         self.config = config
+        self.hotwords = hotwords
         self._lock = threading.Lock()
         self._loaded: tuple[Transcriber, Speaker] | None = None
 
@@ -38,7 +39,7 @@ class SpeechModels:
         with self._lock:
             if self._loaded is None:
                 speaker = speaker_from(self.config)  # first: it fails fast without espeak-ng
-                self._loaded = (transcriber_from(self.config), speaker)
+                self._loaded = (transcriber_from(self.config, self.hotwords), speaker)
             return self._loaded
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,9 +22,7 @@ from intentforge.catalogue import Catalogue
 from intentforge.data.jsonl import numbered_rows
 from intentforge.data.speech import digits_to_words, words_to_digits
 from intentforge.errors import IntentforgeError
-from intentforge.voice.audio import decode_audio
-from intentforge.voice.stt import Transcriber
-from intentforge.voice.tts import Speaker
+from intentforge.voice.roundtrip import RoundTrip
 
 SPEECH_SUFFIX = "-speech"
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -116,19 +114,17 @@ def speechify(
     rows: Iterable[Mapping[str, Any]],
     out_path: Path,
     catalogue: Catalogue,
-    speakers: Sequence[Speaker],
-    transcriber: Transcriber,
+    round_trip: RoundTrip,
     *,
-    max_audio_s: float = 30.0,
     on_row: Callable[[SpeechifyStats], None] | None = None,
 ) -> SpeechifyStats:
     """Append the speech version of every row not yet done to `out_path` (resumable).
 
-    Each row is spoken by one of `speakers`, chosen by a hash of its id so reruns pick the same
-    voice; kept rows get source "speech", id "<id>-speech" and "speech_of": the original id.
+    Each row is spoken by one of the round trip's voices, chosen by a hash of its id so reruns
+    pick the same voice; kept rows get source "speech", id "<id>-speech" and "speech_of": the
+    original id.
     """
-    if not speakers:
-        raise IntentforgeError("speechify needs at least one text-to-speech voice")
+    speakers = list(round_trip.voices.values())
     dropped_file = dropped_path(out_path)
     for path in (out_path, dropped_file):
         _trim_partial_line(path)
@@ -147,8 +143,7 @@ def speechify(
                     on_row(stats)
                 continue
             speaker = speakers[zlib.crc32(row_id.encode("utf-8")) % len(speakers)]
-            audio = decode_audio(speaker.speak(str(row["text"])), max_audio_s)
-            transcript = transcriber.transcribe(audio).text
+            transcript = round_trip.hear(str(row["text"]), speaker).transcript
             parameters, missing = relabel(row["parameters"], transcript)
             base = {"speech_of": row_id, "original_text": row["text"]}
             if parameters is None or not transcript:

@@ -10,6 +10,7 @@ handed to faster-whisper as it is: a local CTranslate2 directory, or a model it 
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import os
 import shutil
@@ -44,7 +45,10 @@ class Transcript:
 
 
 class Transcriber(Protocol):
-    """Turns decoded audio into text; implementations must be safe to share between threads."""
+    """Turns decoded audio into text; implementations must be safe to share between threads.
+    `key` names every setting the text depends on, so transcripts can be cached by it."""
+
+    key: str
 
     def transcribe(self, audio: Audio) -> Transcript: ...
 
@@ -124,6 +128,7 @@ class WhisperTranscriber:
         beam_size: int = 5,
         compute_type: str = "int8",
         threads: int = 2,
+        hotwords: str | None = None,
     ) -> None:
         from faster_whisper import WhisperModel
 
@@ -140,6 +145,13 @@ class WhisperTranscriber:
                 "(offline), a local CTranslate2 directory, or a faster-whisper name with internet"
             ) from None
         self.model = model
+        settings: dict[str, Any] = {
+            "model": model, "language": language, "beam": beam_size, "compute": compute_type,
+        }  # fmt: skip
+        if hotwords:
+            settings["hotwords"] = hotwords
+        self.key = json.dumps(settings, sort_keys=True)
+        self._hotwords = hotwords or None
         self.load_ms = (time.perf_counter() - started) * 1000
         self._language = language
         self._beam_size = beam_size
@@ -154,6 +166,7 @@ class WhisperTranscriber:
             # Each request is one utterance: earlier text would only invite repetition loops.
             "condition_on_previous_text": False,
             "without_timestamps": True,
+            "hotwords": self._hotwords,
         }
         # CTranslate2 already uses every thread it was given; queue requests rather than
         # oversubscribe the cores.
@@ -166,8 +179,9 @@ class WhisperTranscriber:
         )
 
 
-def transcriber_from(config: VoiceConfig) -> WhisperTranscriber:
-    """The configured speech-to-text engine (loads the model: about half a second for base)."""
+def transcriber_from(config: VoiceConfig, hotwords: str | None = None) -> WhisperTranscriber:
+    """The configured speech-to-text engine (loads the model: about half a second for base);
+    `hotwords`: hint phrases (voice/hints.py) when voice.stt_hints is on."""
     return WhisperTranscriber(
         config.stt_model,
         cache_dir=config.model_cache_dir,
@@ -175,4 +189,5 @@ def transcriber_from(config: VoiceConfig) -> WhisperTranscriber:
         beam_size=config.stt_beam_size,
         compute_type=config.stt_compute_type,
         threads=config.stt_threads,
+        hotwords=hotwords,
     )

