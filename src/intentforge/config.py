@@ -102,11 +102,7 @@ class TrainConfig(_Section):
     warmup_ratio: float = Field(0.05, ge=0, lt=1, description="Share of steps with rising lr.")
     epochs: float = Field(1.0, gt=0, description="Passes over the training rows (may be 1.5).")
     batch_size: int = Field(4, ge=1, description="4 beat 8 on 2 cores: more updates, same time.")
-    max_length: int = Field(
-        192,
-        ge=16,
-        description="Longer rows are dropped, never truncated (three requests reach ~170).",
-    )
+    max_length: int = Field(192, ge=16, description="Longer rows are dropped, never truncated.")
     seed: int = 13
     max_steps: int | None = Field(None, ge=1, description="Stop early after this many steps.")
     save_every_steps: int = Field(
@@ -287,11 +283,7 @@ class VoiceConfig(_Section):
         "int8", description="CTranslate2 compute type (int8, float32...)."
     )
     stt_threads: int = Field(2, ge=1)
-    stt_hints: bool = Field(
-        False,
-        description="Give Whisper the catalogue's phrases, list names, contacts and home location "
-        "as hotwords (docs/voice.md: measured with the spoken judge).",
-    )
+    stt_hints: bool = Field(False, description="Catalogue words as hotwords (docs/voice.md).")
     model_cache_dir: Path = Field(
         Path("~/.cache/intentforge"), description="Where the offline Whisper model is assembled."
     )

@@ -354,10 +354,8 @@ class Engine:
             return False
         with run.timed("grammar_ms"):
             forced, done = self._jump.forced_text(constraint, bytes(run.out))
-        if not (forced or done):
-            return False
-        run.fixed = (forced, done)
-        return True
+        run.fixed = (forced, done) if forced or done else None
+        return run.fixed is not None
 
     def _step_logits(self, run: _Decoding) -> np.ndarray:
         """Evaluate the pending tokens; the logits for the next one."""
