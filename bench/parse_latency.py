@@ -168,7 +168,11 @@ def main() -> None:
 
     model = model_from(opts.model)
     catalogue = load_catalogue()
-    config = RuntimeConfig(n_threads=opts.threads, max_tokens=opts.max_tokens)
+    # The runtime settings as served (intentforge.yaml, INTENTFORGE_RUNTIME__* variables), with
+    # the bench's threads and token bound.
+    config = load_settings(None, {}).runtime.model_copy(
+        update={"n_threads": opts.threads, "max_tokens": opts.max_tokens}
+    )
     process = psutil.Process()
     rss_before = process.memory_info().rss
     parser = Parser(model, catalogue, config)
@@ -199,9 +203,11 @@ def main() -> None:
 
     import llama_cpp
 
+    # The same context settings as the runtime's (flash attention included), so that the rows
+    # differ only in how they decode.
     llm = llama_cpp.Llama(
         str(model), n_ctx=config.n_ctx, n_threads=opts.threads, n_threads_batch=opts.threads,
-        n_batch=config.n_batch,
+        n_batch=config.n_batch, flash_attn=config.flash_attn,
         verbose=False,
     )  # fmt: skip
     grammar = llama_cpp.LlamaGrammar.from_string(catalogue.grammar(), verbose=False)

@@ -114,6 +114,27 @@ def smollm2_gguf() -> Path:
 
 
 @pytest.fixture(scope="session")
+def smollm2_q8_gguf(smollm2_gguf: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The untuned SmolLM2 requantized to Q8_0 (1-2 s): llama.cpp evaluates Q8_0 weights to the
+    same logits one token at a time as in a batch, where Q4_1's logits differ by up to ~0.7, so
+    batched decoding can be compared with step-by-step decoding token for token."""
+    import ctypes
+
+    import llama_cpp
+
+    target = tmp_path_factory.mktemp("smollm2-q8") / "SmolLM2-135M-Instruct.Q8_0.gguf"
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0
+    params.allow_requantize = True
+    params.nthread = 1
+    status = llama_cpp.llama_model_quantize(
+        str(smollm2_gguf).encode(), str(target).encode(), ctypes.byref(params)
+    )
+    assert status == 0 and target.is_file()
+    return target
+
+
+@pytest.fixture(scope="session")
 def smollm2_parser(smollm2_gguf: Path):
     from intentforge.catalogue import load_catalogue
     from intentforge.config import RuntimeConfig

@@ -125,8 +125,13 @@ def test_grammar_admits_exactly_the_canonical_renderings(user_catalogue, llama_v
     model = llama_cpp.Llama(str(_smollm2_gguf()), vocab_only=True, verbose=False)
     grammar = user_catalogue.grammar()
     rows = generate(user_catalogue, 60, seed=4)
+    # As training writes them: a refusal with the words it refuses (here the whole request).
     renders = {
-        user_catalogue.render({"intent": r["intent"], "parameters": r["parameters"]}, r["text"])
+        user_catalogue.render(
+            {"intent": r["intent"], "parameters": r["parameters"]},
+            r["text"],
+            r["text"] if r["intent"] == "none" else None,
+        )
         for r in rows
     }
     assert len(renders) > 40
@@ -134,7 +139,8 @@ def test_grammar_admits_exactly_the_canonical_renderings(user_catalogue, llama_v
         assert _llama_cpp_admits(llama_vocab, model, grammar, rendered), rendered
     for wrong in (
         '{"intent":"add_task","parameters":{"due":"tomorrow","content":"buy milk"}}',  # order
-        '{"intent": "none","parameters":{}}',  # whitespace
+        '{"intent": "none","parameters":{"said":"x"}}',  # whitespace
+        '{"intent":"none","parameters":{}}',  # a refusal without the words it refuses
         '{"intent":"add_task","parameters":{"content":"x","priority":1}}',  # a number, not said
         '{"intent":"set_thermostat","parameters":{"temperature":31}}',  # out of range
         '{"intent":"add_task","parameters":{"content":""}}',  # empty slot
@@ -523,7 +529,8 @@ def test_an_out_of_scope_call_copies_the_words_it_refuses_and_answers_without_th
         answer = '{"intent":"none","parameters":' + parameters + "}"
         return _llama_cpp_admits(llama_vocab, model, grammar, answer)
 
-    assert admits('{"said":"turn on the lights"}') and admits("{}")
+    assert admits('{"said":"turn on the lights"}')
+    assert not admits("{}")  # training writes the words of every refusal: so must the model
     assert not admits('{"said":"turn off the lights"}')  # not said
     assert not admits('{"said":"turn on the li"}')  # ends inside a word
     model.close()

@@ -57,9 +57,9 @@ def test_abstaining_takes_out_of_scope_only_with_its_share_of_the_probability(
 def test_jump_forward_forces_fixed_text_up_to_where_a_token_of_training_ends(
     engine: Engine, constraint
 ) -> None:
-    forced, done = engine._jump.forced_text(constraint, b"")
+    forced, done, likely = engine._jump.forced_text(constraint, b"")
     # No intent name starts with a byte that joins '"' into one token: the model begins with it.
-    assert (forced, done) == (b'{"intent":"', False)
+    assert (forced, done, likely) == (b'{"intent":"', False, b"")
     assert constraint.accepts(_token(engine, "{"))  # looking ahead leaves the constraint as it was
     engine._jump.accept(constraint, forced)
     assert constraint.accepts(_token(engine, "add"))
@@ -71,10 +71,20 @@ def test_jump_forward_leaves_a_word_the_grammar_lets_end_two_ways_to_the_model(
 ) -> None:
     both = engine._compile('root ::= "{\\"priority\\":1}" | "{\\"project\\":1}"')
     try:
-        forced, done = engine._jump.forced_text(both, b"")
+        forced, done, likely = engine._jump.forced_text(both, b"")
     finally:
         both.free()
     assert (forced, done) == (b'{"', False)  # 'pr' would be a token training never had
+    assert likely == b"pr"  # fixed all the same: the engine drafts it
+
+
+def test_jump_forward_holds_back_the_opening_of_parameters_and_drafts_it_with_a_key_quote(
+    engine: Engine, constraint
+) -> None:
+    _accept_text(engine, constraint, '{"intent":"add_task')
+    forced, done, likely = engine._jump.forced_text(constraint, b'{"intent":"add_task')
+    # '{' joins the '"' of the first key into one token ('{"'): the model writes it, drafted.
+    assert (forced, done, likely) == (b'","parameters', False, b'":{"')
 
 
 def test_a_repeated_prompt_evaluates_only_its_last_token(engine: Engine) -> None:
@@ -84,44 +94,99 @@ def test_a_repeated_prompt_evaluates_only_its_last_token(engine: Engine) -> None
     assert engine._cache.reuse_prefix([*prompt[:3], -1, 7]) == [-1, 7]
 
 
-def test_prompt_lookup_drafts_the_request_after_the_word_just_written(engine: Engine) -> None:
-    prompt = engine.prompt_tokens("remind me to buy milk tomorrow")
-    (buy,) = engine.tokenize("buy", special=False)  # as an answer starts a span: no space
-    drafted = b"".join(engine._detokenize(t) for t in engine._lookup.draft(prompt, buy))
-    assert drafted.startswith(b" milk tomorrow")
-    assert engine._lookup.draft(prompt, _token(engine, '"')) == []  # no word: no draft
+def _words(engine: Engine, tokens: list[int]) -> bytes:
+    return b"".join(engine._detokenize(t) for t in tokens)
+
+
+def test_prompt_lookup_drafts_the_request_after_the_words_just_written(engine: Engine) -> None:
+    request = b"remind me to buy milk tomorrow"
+    answer = b'{"intent":"add_task","parameters":{"content":"buy'
+    assert _words(engine, engine._lookup.draft(request, answer)).startswith(b" milk tomorrow")
+    # Outside a text value (the intent name, a closed value) nothing is drafted.
+    assert engine._lookup.draft(request, b'{"intent":"add') == []
+    assert engine._lookup.draft(request, answer + b' milk"') == []
+
+
+def test_a_value_that_opens_is_drafted_from_where_the_last_one_ended(engine: Engine) -> None:
+    from intentforge.runtime.draft import PromptLookup
+
+    lookup = PromptLookup(engine._jump.tokens, 16, b'"}}', frozenset({b"said"}))
+    request = b"remind me to buy milk tomorrow at 5pm."
+    answer = b'{"intent":"add_task","parameters":{"content":"buy milk","due":"'
+    drafted = lookup.draft(request, answer)
+    # Tokenized as the answer writes it after '"', then the call's closing text, the final
+    # '.' left out: the model chooses to end the answer in the same batch.
+    assert drafted == engine.tokenize('tomorrow at 5pm"}}', special=False)[: len(drafted)]
+    assert _words(engine, drafted) == b'tomorrow at 5pm"}}'
+    # A refusal's copy starts with the request.
+    refusal = engine._lookup.draft(b"play some jazz", b'{"intent":"none","parameters":{"said":"')
+    assert _words(engine, refusal) == b'play some jazz"}}'  # whole, whatever runtime.draft_tokens
+    assert len(engine._lookup.draft(request, answer)) == engine._lookup.max_tokens == 3
 
 
 DRAFTED_REQUESTS = (
     "remind me to call the garage about the broken window on monday",
     "send an email to anna saying the meeting moved to thursday afternoon",
-    "add pick up the dry cleaning to my errands list",
+    "remind me to water the plants on sunday",
 )
+# Where two tokens are nearly tied, the last digits decide, and llama.cpp's CPU kernels give one
+# token alone other last digits than a batch (up to ~1 logit, Q8_0 too): the untuned model has
+# such ties ("add pick up the dry cleaning to my errands list" writes "THe DrY ClEaNIng" one way
+# and "...ClEANING TO MY ERRANDS LIST" the other). bench/parse_latency.py --compare counts the
+# answers that differ on the dev sets for the trained model.
 
 
-def test_drafted_decoding_gives_the_answers_of_step_by_step_decoding(smollm2_gguf) -> None:
+def _generations(model, texts, draft_tokens: int, **generate) -> list:
     from intentforge.config import RuntimeConfig
     from intentforge.runtime import Parser
 
-    answers = {}
-    for draft_tokens in (0, 8):
-        config = RuntimeConfig(max_tokens=48, n_threads=1, max_calls=1, draft_tokens=draft_tokens)
-        parser = Parser(smollm2_gguf, load_catalogue(), config)
-        try:
-            answers[draft_tokens] = [
-                parser.generate(text, grammar=True, max_tokens=48) for text in DRAFTED_REQUESTS
-            ]
-        finally:
-            parser.close()
-    # Where two tokens are nearly tied, the last digits of a batched evaluation can pick the
-    # other one: an untuned model has such ties; bench/parse_latency.py --compare counts them on
-    # the dev sets for the trained model.
-    for step_by_step, drafted in zip(answers[0], answers[8], strict=True):
-        assert step_by_step.drafted_tokens == 0
-        assert drafted.text == step_by_step.text
-        assert drafted.n_tokens == step_by_step.n_tokens
-    assert sum(g.accepted_tokens for g in answers[8]) > 0  # the model copied drafted tokens
-    assert sum(g.steps for g in answers[8]) < sum(g.steps for g in answers[0])
+    config = RuntimeConfig(max_tokens=48, n_threads=1, max_calls=1, draft_tokens=draft_tokens)
+    parser = Parser(model, load_catalogue(), config)
+    try:
+        return [
+            parser._engine.generate(parser.prompt_tokens(t), max_tokens=48, **generate)
+            if generate
+            else parser.generate(t, grammar=True, max_tokens=48)
+            for t in texts
+        ]
+    finally:
+        parser.close()
+
+
+def test_drafted_decoding_gives_the_answers_of_step_by_step_decoding(smollm2_q8_gguf) -> None:
+    step_by_step = _generations(smollm2_q8_gguf, DRAFTED_REQUESTS, 0)
+    drafted = _generations(smollm2_q8_gguf, DRAFTED_REQUESTS, 8)
+    for one, batched in zip(step_by_step, drafted, strict=True):
+        assert one.drafted_tokens == 0
+        assert batched.text == one.text
+        assert batched.n_tokens == one.n_tokens
+    assert sum(g.accepted_tokens for g in drafted) > 0  # the model copied drafted tokens
+    assert sum(g.steps for g in drafted) < sum(g.steps for g in step_by_step)
+
+
+def test_a_refusal_decodes_with_drafts_as_step_by_step(smollm2_q8_gguf) -> None:
+    from intentforge.prompt import normalise_text
+
+    texts = ("play some jazz", "turn off the lights in the kitchen", "book a table for two")
+    always_refuse = Abstain(
+        at=AT_INTENT, choice=b'none"', others=(b"add", b"get", b"send"), min_p=0
+    )
+    catalogue = load_catalogue()
+    runs = {}
+    for draft_tokens in (0, 2):
+        runs[draft_tokens] = [
+            _generations(
+                smollm2_q8_gguf,
+                [text],
+                draft_tokens,
+                grammar=catalogue.grammar(normalise_text(text), max_calls=1),
+                abstain=always_refuse,
+            )[0]
+            for text in texts
+        ]
+    for one, batched in zip(runs[0], runs[2], strict=True):
+        assert batched.text == one.text and batched.text.startswith('{"intent":"none"')
+        assert batched.steps <= one.steps
 
 
 def _accept_text(engine: Engine, constraint, text: str) -> None:
@@ -137,14 +202,24 @@ def _eos(engine: Engine) -> int:
 def test_after_a_call_the_grammar_admits_only_a_new_line_or_the_end(
     engine: Engine, constraint
 ) -> None:
-    _accept_text(engine, constraint, '{"intent":"none","parameters":{}}')
+    _accept_text(engine, constraint, '{"intent":"none","parameters":{"said":"x"}}')
     assert constraint.accepts(_eos(engine))
     assert constraint.accepts(_token(engine, "\n"))
     for other in (",", " ", "{", "x"):
         assert not constraint.accepts(_token(engine, other))
     constraint.accept(_token(engine, "\n"))
-    forced, done = engine._jump.forced_text(constraint, b"")
+    forced, done, _ = engine._jump.forced_text(constraint, b"")
     assert (forced, done) == (b'{"intent":"', False)  # the next call starts as the first did
+
+
+def test_a_refusal_always_copies_the_words_it_refuses(engine: Engine) -> None:
+    spans = engine._compile(load_catalogue().grammar("play some jazz"))
+    try:
+        _accept_text(engine, spans, '{"intent":"none","parameters":')
+        forced, done, _ = engine._jump.forced_text(spans, b'{"intent":"none","parameters":')
+    finally:
+        spans.free()
+    assert (forced, done) == (b'{"said":"', False)
 
 
 def test_an_answer_holds_at_most_three_calls(engine: Engine, constraint) -> None:
@@ -157,9 +232,9 @@ def test_an_answer_holds_at_most_three_calls(engine: Engine, constraint) -> None
 def test_one_call_grammar_ends_after_the_call(engine: Engine) -> None:
     one = engine._compile(load_catalogue().grammar(max_calls=1))
     try:
-        _accept_text(engine, one, '{"intent":"none","parameters":{}}')
+        _accept_text(engine, one, '{"intent":"none","parameters":{"said":"x"}}')
         assert not one.accepts(_token(engine, "\n"))
-        _, done = engine._jump.forced_text(one, b"")
+        done = engine._jump.forced_text(one, b"").done
         assert done
     finally:
         one.free()
@@ -187,7 +262,7 @@ def test_out_of_scope_wins_the_second_calls_intent_choice_too(engine: Engine) ->
 
 
 def test_a_two_call_answer_decodes_with_jump_forward_and_drafts_as_step_by_step(
-    smollm2_gguf,
+    smollm2_q8_gguf,
 ) -> None:
     from intentforge.config import RuntimeConfig
     from intentforge.prompt import normalise_text
@@ -202,7 +277,7 @@ def test_a_two_call_answer_decodes_with_jump_forward_and_drafts_as_step_by_step(
     answers = []
     for draft_tokens in (0, 8):
         config = RuntimeConfig(n_threads=1, max_calls=2, draft_tokens=draft_tokens)
-        parser = Parser(smollm2_gguf, catalogue, config)
+        parser = Parser(smollm2_q8_gguf, catalogue, config)
         try:
             answers.append(
                 parser._engine.generate(parser.prompt_tokens(text), grammar=two, max_tokens=96)

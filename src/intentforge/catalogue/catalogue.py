@@ -173,7 +173,8 @@ class Catalogue:
     def _schemas(self) -> list[tuple[str, dict[str, Any]]]:
         """What the model writes: the parameters' schemas, spoken slots as text, every slot
         optional (a required slot the request does not say is left out and asked for), and an
-        out-of-scope call with the words it refuses."""
+        out-of-scope call with the words it refuses (always: training writes them for every
+        refusal, and the grammar then fixes '"said":"' instead of leaving a choice)."""
         schemas = []
         for intent in self.intents:
             schema = intent.parameters.model_json_schema()
@@ -182,6 +183,7 @@ class Catalogue:
                 schema["properties"][slot] = {"type": "string"}
             if intent.name == OUT_OF_SCOPE:
                 schema["properties"] = {REFUSED_WORDS: {"type": "string"}}
+                schema["required"] = [REFUSED_WORDS]
             schemas.append((intent.name, schema))
         return schemas
 

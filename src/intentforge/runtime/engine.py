@@ -12,9 +12,13 @@ the features are pieces of that loop, each in its own module:
 Completion is known from the grammar (only end-of-turn is left), so the end-of-turn token is
 never sampled; `check_eos` still asks the model, for evaluation of stop behaviour.
 
-- draft.py: inside a span copied from the request, the request's next tokens are drafted and
-  verified in one batched evaluation (prompt lookup): the model chooses at each drafted position
-  as it would have step by step, and the draft is kept while it agrees.
+- draft.py: inside a text value copied from the request, the request's next tokens are drafted
+  and verified in one batched evaluation (prompt lookup): the model chooses at each drafted
+  position as it would have step by step, and the draft is kept while it agrees. Fixed text the
+  draft spells is taken from the batch as jump-forward would append it; fixed text jump-forward
+  held back for the model (Forced.likely) is the next draft.
+A batch is not free on a CPU (2 tokens cost ~2x one, 8 ~3.4x), so drafts are short but where
+they are mostly right (a refusal's copy of the request).
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from intentforge.prompt import prompt_token_ids
 from intentforge.runtime.abstain import Abstain, choice_share
 from intentforge.runtime.constraint import Candidates, Constraint
 from intentforge.runtime.draft import PromptLookup
-from intentforge.runtime.jump_forward import JumpForward
+from intentforge.runtime.jump_forward import Forced, JumpForward
 from intentforge.runtime.kv_cache import KVCache
 
 _GGUF_MAGIC = b"GGUF"
@@ -83,11 +87,14 @@ class _Decoding:
     n_steps: int = 0
     n_drafted: int = 0
     n_accepted: int = 0
+    request: bytes = b""  # as the model read it: what text values copy
     stopped: bool = False
     prefilled: bool = False
     abstain_share: float | None = None
-    # What jump-forward would append here, when a draft's check already looked (forced, done).
-    fixed: tuple[bytes, bool] | None = None
+    # What jump-forward would append here, when a draft's check already looked.
+    fixed: Forced | None = None
+    # What jump-forward held back for the model to write (Forced.likely): the next draft.
+    likely: bytes = b""
     timings_ms: dict[str, float] = field(
         default_factory=lambda: {"prefill_ms": 0.0, "decode_ms": 0.0, "grammar_ms": 0.0}
     )
@@ -124,6 +131,15 @@ class _Decoding:
         )
 
 
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
 def check_model_file(path: Path) -> None:
     """Fail early, naming the file and the fix, for a missing or non-GGUF model file."""
     if not path.is_file():
@@ -145,7 +161,17 @@ def check_model_file(path: Path) -> None:
 class Engine:
     """One llama.cpp model and context; not thread-safe: one caller at a time."""
 
-    def __init__(self, model_path: Path, grammar: str, config: RuntimeConfig) -> None:
+    def __init__(
+        self,
+        model_path: Path,
+        grammar: str,
+        config: RuntimeConfig,
+        span_end: str = "",
+        whole_spans: tuple[str, ...] = (),
+    ) -> None:
+        """`span_end`: the text that closes a call after a text value ends it ('"}}'), drafted
+        after a copy that reaches the end of the request; `whole_spans`: the slots whose value
+        is mostly all the request has left (a refusal's "said"), drafted whole."""
         check_model_file(model_path)
         # llama.cpp's OpenMP threads spin briefly while they wait: fastest on free cores, but on
         # shared ones a spinning thread steals the core its partner needs. Only effective before
@@ -184,8 +210,16 @@ class Engine:
         self._jump = JumpForward(self._llm, eog)
         is_control = llama_cpp.llama_vocab_is_control
         markers = {t for t in range(self.n_vocab) if is_control(self._vocab, t)}
-        self._lookup = PromptLookup(self._llm, eog | markers, config.draft_tokens)
+        self._lookup = PromptLookup(
+            self._jump.tokens,
+            config.draft_tokens,
+            span_end.encode(),
+            frozenset(s.encode() for s in whole_spans),
+        )
+        self._stops = eog | markers
+        self._draft_tokens = config.draft_tokens
         self._n_batch = config.n_batch
+        self._template = self.prompt_tokens("")  # the prompt of an empty request
 
     def close(self) -> None:
         if self._grammar is not None:
@@ -260,6 +294,7 @@ class Engine:
     ) -> Generation:
         started = time.perf_counter()
         run = _Decoding(prompt_tokens, self._cache.reuse_prefix(prompt_tokens))
+        run.request = self._request_text(prompt_tokens)
         while True:
             if constraint is not None and self.jump_forward and self._jump_forward(run, constraint):
                 run.stopped = not check_eos or self._model_would_stop(run)
@@ -284,7 +319,9 @@ class Engine:
     def _jump_forward(self, run: _Decoding, constraint: Constraint) -> bool:
         """Append the text the grammar fixes from here; whether the grammar is then done."""
         with run.timed("grammar_ms"):
-            forced, done = run.fixed or self._jump.forced_text(constraint, bytes(run.out))
+            forced, done, run.likely = run.fixed or self._jump.forced_text(
+                constraint, bytes(run.out)
+            )
             run.fixed = None
             self._jump.accept(constraint, forced)
         if forced:
@@ -305,12 +342,26 @@ class Engine:
         best = int(np.argmax(self._cache.logits()))
         return bool(self._lib.llama_vocab_is_eog(self._vocab, best))
 
+    def _request_text(self, prompt: list[int]) -> bytes:
+        """The request's text inside `prompt`: what follows the template's head, to its end."""
+        start = _common_prefix(prompt, self._template)
+        end = next((i for i in range(start, len(prompt)) if prompt[i] in self._stops), start)
+        return bytes(self._llm.detokenize(prompt[start:end])) if end > start else b""
+
     def _draft(self, run: _Decoding, max_tokens: int) -> list[int]:
-        """Tokens of the request that may come next (prompt lookup), once the model is writing."""
+        """What the model may write next, once it is writing: fixed text jump-forward held back
+        for it, or tokens of the request inside a text value (prompt lookup)."""
         if not run.prefilled or not run.pending:
             return []
         room = min(max_tokens - run.n_generated - 1, self._n_batch - len(run.pending))
-        return self._lookup.draft(run.prompt, run.pending[-1])[: max(0, room)]
+        if room <= 0 or self._draft_tokens <= 0:
+            return []
+        if run.likely:
+            draft = self._jump.tokens(run.likely)
+            run.likely = b""
+        else:
+            draft = self._lookup.draft(run.request, bytes(run.out))
+        return draft[:room]
 
     def _verify(
         self,
@@ -322,15 +373,18 @@ class Engine:
     ) -> bool:
         """Evaluate the pending tokens and `draft` in one batch, then choose at each drafted
         position exactly as a step would, keeping the draft while it agrees; the first own choice
-        ends it. Whether that choice was end-of-turn."""
+        ends it. Text the grammar fixes after an accepted token is taken from the draft as
+        jump-forward would append it, when the draft spells it with the same tokens. Whether
+        the last choice was end-of-turn."""
         base = self._cache.n_tokens
         first = len(run.pending) - 1  # the logits after the last pending token choose draft[0]
         rows = self._cache.evaluate_each(run.pending + draft, first, run.timings_ms, "decode_ms")
         run.n_steps += 1
         run.n_drafted += len(draft)
-        for i, logits in enumerate(rows):
+        i = 0
+        while True:
             evaluated = base + first + 1 + i  # the pending tokens and draft[:i]
-            token = self._choose(run, logits, constraint, abstain)
+            token = self._choose(run, rows[i], constraint, abstain)
             if self._lib.llama_vocab_is_eog(self._vocab, token):
                 self._cache.keep(evaluated)
                 run.stopped = True
@@ -340,12 +394,44 @@ class Engine:
                 self._cache.keep(evaluated)  # the choice is pending
                 return False
             run.n_accepted += 1
-            if run.n_generated >= max_tokens or self._fixes_next(run, constraint):
-                # The token stays pending: the logits after it are not the batch's last.
-                self._cache.keep(evaluated)
-                return False
             run.pending = []
-        return False  # not reached: the last row is past the draft
+            i += 1
+            if run.n_generated < max_tokens and self._fixes_next(run, constraint):
+                i += self._forced_from_draft(run, constraint, draft, i, base + first + 1 + i)
+            if run.n_generated >= max_tokens or run.fixed is not None:
+                # What follows is left to the loop: the last accepted token stays pending, as
+                # the logits after it are not the batch's last.
+                self._cache.keep(base + first + i)
+                run.pending = [draft[i - 1]]
+                return False
+
+    def _forced_from_draft(
+        self, run: _Decoding, constraint: Constraint, draft: list[int], at: int, kept: int
+    ) -> int:
+        """How many tokens of `draft` from `at` are the text the grammar fixes here (run.fixed),
+        taken into the answer as jump-forward would append them; 0 (run.fixed left for the
+        loop) unless the draft spells that text in the tokens the answer then tokenizes to."""
+        assert run.fixed is not None
+        forced, done, _ = run.fixed
+        if done or not forced:
+            return 0
+        spelled = b""
+        k = 0
+        while len(spelled) < len(forced) and at + k < len(draft):
+            spelled += self._detokenize(draft[at + k])
+            k += 1
+        if spelled != forced:
+            return 0
+        answer = self._cache.tokens(len(run.prompt), kept) + draft[at : at + k]
+        if self._jump.tokens(bytes(run.out) + forced) != answer:
+            return 0
+        with run.timed("grammar_ms"):
+            self._jump.accept(constraint, forced)
+        run.out += forced
+        run.n_forced += k
+        run.n_generated += k
+        run.fixed = None
+        return k
 
     def _fixes_next(self, run: _Decoding, constraint: Constraint) -> bool:
         """Whether jump-forward appends text (or ends the answer) from here; what it found is
@@ -353,8 +439,8 @@ class Engine:
         if not self.jump_forward:
             return False
         with run.timed("grammar_ms"):
-            forced, done = self._jump.forced_text(constraint, bytes(run.out))
-        run.fixed = (forced, done) if forced or done else None
+            fixed = self._jump.forced_text(constraint, bytes(run.out))
+        run.fixed = fixed if fixed.text or fixed.done else None
         return run.fixed is not None
 
     def _step_logits(self, run: _Decoding) -> np.ndarray:

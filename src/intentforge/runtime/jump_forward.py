@@ -7,12 +7,23 @@ The probe is a grammar pass over the ~260 single-byte tokens, not the vocabulary
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from intentforge.runtime.constraint import Constraint, TokenArray
 from intentforge.runtime.kv_cache import KVCache
+
+
+class Forced(NamedTuple):
+    """What the grammar fixes after an answer: `text` to append, whether the grammar is then
+    `done`, and `likely`: fixed text held back for the model (it joins one token with what
+    follows, as '":{' does with the '"' of a key), with that '"' when the grammar admits one
+    next: the engine drafts it, so the model writes it in the same batch as what follows."""
+
+    text: bytes
+    done: bool
+    likely: bytes = b""
 
 
 class JumpForward:
@@ -34,7 +45,7 @@ class JumpForward:
         """`text` tokenized alone, as plain text."""
         return list(self._llm.tokenize(text, add_bos=False, special=False))
 
-    def forced_text(self, constraint: Constraint, answer: bytes) -> tuple[bytes, bool]:
+    def forced_text(self, constraint: Constraint, answer: bytes) -> Forced:
         """Text the grammar allows in exactly one way after `answer`, and whether the grammar is
         then done; `constraint` is left as it was (`accept` appends the text to it).
 
@@ -50,8 +61,10 @@ class JumpForward:
         finally:
             probe.free()
         if forced and not done and not self._ends_a_token(answer + forced, following):
-            forced = without_last_run(forced)
-        return forced, done
+            kept = without_last_run(forced)
+            held = forced[len(kept) :]
+            return Forced(kept, done, held + b'"' if ord('"') in following else held)
+        return Forced(forced, done)
 
     def accept(self, constraint: Constraint, forced: bytes) -> None:
         """Advance `constraint` over `forced`, text that `forced_text` returned for it."""

@@ -64,6 +64,10 @@ class KVCache:
         timings_ms[key] += (time.perf_counter() - t0) * 1000
         return rows
 
+    def tokens(self, start: int, end: int) -> list[int]:
+        """The evaluated tokens at positions start..end-1."""
+        return [int(t) for t in self._llm.input_ids[start:end]]
+
     def keep(self, n_tokens: int) -> None:
         """Forget what was evaluated after the first `n_tokens` (a rejected draft)."""
         self._llm.n_tokens = n_tokens

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from intentforge.catalogue import OUT_OF_SCOPE, Catalogue, IntentCall
+from intentforge.catalogue import OUT_OF_SCOPE, REFUSED_WORDS, Catalogue, IntentCall
 from intentforge.catalogue.grammar import CALL_SEPARATOR
 from intentforge.config import RuntimeConfig, Settings
 from intentforge.errors import IntentforgeError, ModelOutputError
@@ -157,7 +157,11 @@ class Parser:
         self.config = config
         zone(config.timezone)
         self._engine = Engine(
-            self.model_path, catalogue.grammar(max_calls=config.max_calls), config
+            self.model_path,
+            catalogue.grammar(max_calls=config.max_calls),
+            config,
+            span_end=_span_end(catalogue),
+            whole_spans=(REFUSED_WORDS,),
         )
         self._dates = DateResolver()
         self.refuse_at = refuse_at_for(self.model_path, config)
@@ -200,10 +204,12 @@ class Parser:
     def refusal_share(self, text: str) -> float:
         """The share of the probability out-of-scope gets where the model chooses the intent
         for `text` (what runtime.refuse_at is compared with): calibration measures it."""
+        # The decision is the first token after '{"intent":"': nothing after it is generated.
+        decided = len(self._engine.tokenize(self._refusal.at.decode(), special=False)) + 1
         gen = self._engine.generate(
             self.prompt_tokens(_require_text(text)),
             grammar=self._grammar_for(normalise_text(text)),
-            max_tokens=self.config.max_tokens,
+            max_tokens=decided,
             abstain=replace(self._refusal, min_p=math.inf),  # measure, never override
         )
         if gen.abstain_share is None:
@@ -354,6 +360,12 @@ def refuse_at_for(model_path: Path, config: RuntimeConfig) -> float:
     except IntentforgeError:  # no or unreadable manifest: a model from elsewhere
         calibrated = None
     return calibrated if calibrated is not None else DEFAULT_REFUSE_AT
+
+
+def _span_end(catalogue: Catalogue) -> str:
+    """What closes a call whose last slot is a text value, as training renders it ('"}}')."""
+    rendered = catalogue.render(IntentCall(OUT_OF_SCOPE, {}), said="x")
+    return rendered[rendered.rindex('"x"') + 2 :]
 
 
 def _one_refusal_in_a_row(calls: list[IntentCall]) -> list[IntentCall]:
