@@ -193,7 +193,8 @@ class RuntimeConfig(_Section):
     )
     # A batch is not free on a CPU: 1 token 10.7 ms, 2 20 ms, 8 36 ms, 16 63 ms (SmolLM2 Q8_0,
     # 2 cores), so a drafted token pays only when the model takes it more than ~1 time in 3.
-    # 3 measured best on held-out generated rows (1: 215, 2: 232, 3: 195, 0: 230 ms p50).
+    # On 100 held-out generated rows, modelled from those batch costs: 0: 288, 1: 267, 2: 255,
+    # 3: 253, 5: 262 ms per request; timed on the bench's 12 requests 0 and 3 tie (mean 182 ms).
     draft_tokens: int = Field(
         3,
         ge=0,
