@@ -107,20 +107,26 @@ def test_prompt_lookup_drafts_the_request_after_the_words_just_written(engine: E
     assert engine._lookup.draft(request, answer + b' milk"') == []
 
 
-def test_a_value_that_opens_is_drafted_from_where_the_last_one_ended(engine: Engine) -> None:
+def test_a_copy_runs_on_with_the_calls_end_and_a_refusal_is_drafted_whole(engine: Engine) -> None:
     from intentforge.runtime.draft import PromptLookup
 
     lookup = PromptLookup(engine._jump.tokens, 16, b'"}}', frozenset({b"said"}))
     request = b"remind me to buy milk tomorrow at 5pm."
-    answer = b'{"intent":"add_task","parameters":{"content":"buy milk","due":"'
-    drafted = lookup.draft(request, answer)
-    # Tokenized as the answer writes it after '"', then the call's closing text, the final
-    # '.' left out: the model chooses to end the answer in the same batch.
-    assert drafted == engine.tokenize('tomorrow at 5pm"}}', special=False)[: len(drafted)]
-    assert _words(engine, drafted) == b'tomorrow at 5pm"}}'
-    # A refusal's copy starts with the request.
-    refusal = engine._lookup.draft(b"play some jazz", b'{"intent":"none","parameters":{"said":"')
-    assert _words(engine, refusal) == b'play some jazz"}}'  # whole, whatever runtime.draft_tokens
+    answer = b'{"intent":"add_task","parameters":{"content":"buy milk","due":"tomorrow'
+    # The rest of the request, the final '.' left out, then the call's closing text: the model
+    # chooses to end the answer in the same batch.
+    assert _words(engine, lookup.draft(request, answer)) == b' at 5pm"}}'
+    # Where an ordinary value opens, its first word is the model's choice: no draft.
+    assert lookup.draft(request, answer[: -len(b"tomorrow")]) == []
+    # A refusal's copy is drafted from where the last copied words ended (the start at first),
+    # tokenized as the answer writes it after '"', whatever runtime.draft_tokens says.
+    said = b'{"intent":"none","parameters":{"said":"'
+    refusal = engine._lookup.draft(b"play some jazz", said)
+    assert refusal == engine.tokenize('play some jazz"}}', special=False)
+    second = b'{"intent":"add_task","parameters":{"content":"milk"}}\n' + said
+    assert _words(engine, lookup.draft(b"add milk and play some jazz", second)) == (
+        b'and play some jazz"}}'
+    )
     assert len(engine._lookup.draft(request, answer)) == engine._lookup.max_tokens == 3
 
 
