@@ -77,7 +77,7 @@ def main() -> None:
     runner = ActionRunner(settings, secrets, catalogue=catalogue)
     pipeline = VoicePipeline(
         transcriber,
-        parse_model.parse,
+        lambda text, _conversation_id: parse_model.parse(text),  # one-turn utterances
         lambda call, resolved: runner.act(call, resolved=resolved),
         speaker,
         max_audio_s=settings.voice.max_audio_s,
