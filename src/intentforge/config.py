@@ -164,8 +164,6 @@ class RuntimeConfig(_Section):
     )
     timezone: str = Field("UTC", description="IANA time zone for dates when a request names none.")
     n_batch: int = Field(64, ge=8, description="Tokens evaluated per llama.cpp batch.")
-    # Measured on the 12 bench requests, 2 cores: p50 181 -> 157 ms; the dev sets' answers
-    # moved by 2 of 743 rows (other last digits).
     flash_attn: bool = Field(True, description="llama.cpp flash attention (CPU too).")
     # OpenMP's default lets llama.cpp's threads spin briefly between steps, the fastest on cores
     # they have to themselves. Spinning only hurts when the cores are shared (several workers, a
@@ -191,10 +189,8 @@ class RuntimeConfig(_Section):
         description='Append text the grammar fixes (e.g. \'","parameters":{"\') in one '
         "batch instead of sampling it token by token.",
     )
-    # A batch is not free on a CPU: 1 token 10.7 ms, 2 20 ms, 8 36 ms, 16 63 ms (SmolLM2 Q8_0,
-    # 2 cores), so a drafted token pays only when the model takes it more than ~1 time in 3.
-    # On 100 held-out generated rows, modelled from those batch costs: 0: 288, 1: 267, 2: 255,
-    # 3: 253, 5: 262 ms per request; timed on the bench's 12 requests 0 and 3 tie (mean 182 ms).
+    # A batch is not free on a CPU (2 tokens cost ~2x one), so long drafts lose; 3 was best on
+    # held-out generated rows (docs/results.md, 2026-12-08).
     draft_tokens: int = Field(
         3,
         ge=0,

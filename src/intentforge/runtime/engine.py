@@ -40,7 +40,7 @@ from intentforge.runtime.abstain import Abstain, choice_share
 from intentforge.runtime.constraint import Candidates, Constraint
 from intentforge.runtime.draft import PromptLookup
 from intentforge.runtime.jump_forward import Forced, JumpForward
-from intentforge.runtime.kv_cache import KVCache
+from intentforge.runtime.kv_cache import KVCache, common_prefix
 
 _GGUF_MAGIC = b"GGUF"
 
@@ -131,15 +131,6 @@ class _Decoding:
         )
 
 
-def _common_prefix(a: list[int], b: list[int]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
-
-
 def check_model_file(path: Path) -> None:
     """Fail early, naming the file and the fix, for a missing or non-GGUF model file."""
     if not path.is_file():
@@ -217,7 +208,6 @@ class Engine:
             frozenset(s.encode() for s in whole_spans),
         )
         self._stops = eog | markers
-        self._draft_tokens = config.draft_tokens
         self._n_batch = config.n_batch
         self._template = self.prompt_tokens("")  # the prompt of an empty request
 
@@ -344,7 +334,7 @@ class Engine:
 
     def _request_text(self, prompt: list[int]) -> bytes:
         """The request's text inside `prompt`: what follows the template's head, to its end."""
-        start = _common_prefix(prompt, self._template)
+        start = common_prefix(prompt, self._template)
         end = next((i for i in range(start, len(prompt)) if prompt[i] in self._stops), start)
         return bytes(self._llm.detokenize(prompt[start:end])) if end > start else b""
 
@@ -354,7 +344,7 @@ class Engine:
         if not run.prefilled or not run.pending:
             return []
         room = min(max_tokens - run.n_generated - 1, self._n_batch - len(run.pending))
-        if room <= 0 or self._draft_tokens <= 0:
+        if room <= 0 or self._lookup.max_tokens <= 0:
             return []
         if run.likely:
             draft = self._jump.tokens(run.likely)

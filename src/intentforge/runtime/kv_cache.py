@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
+
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many leading tokens `a` and `b` share."""
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 class KVCache:
@@ -24,12 +35,7 @@ class KVCache:
     def reuse_prefix(self, tokens: list[int]) -> list[int]:
         """Keep the cached KV of the longest prefix `tokens` shares with what was evaluated; the
         rest of `tokens` is left to evaluate (at least one token, so fresh logits exist)."""
-        cached = self._llm._input_ids
-        common = 0
-        for a, b in zip(cached, tokens[:-1], strict=False):
-            if a != b:
-                break
-            common += 1
+        common = common_prefix(self._llm._input_ids, tokens[:-1])
         self._llm.n_tokens = common
         return tokens[common:]
 

@@ -172,6 +172,8 @@ class Parser:
             min_p=self.refuse_at,
         )
         self._abstain = self._refusal if self.refuse_at < 1 else None
+        # The intent decision is the first token after '{"intent":"': where measuring it stops.
+        self._decided = len(self._engine.tokenize(self._refusal.at.decode(), special=False)) + 1
 
     def close(self) -> None:
         """Free the model (also done when the Parser is garbage-collected)."""
@@ -204,12 +206,10 @@ class Parser:
     def refusal_share(self, text: str) -> float:
         """The share of the probability out-of-scope gets where the model chooses the intent
         for `text` (what runtime.refuse_at is compared with): calibration measures it."""
-        # The decision is the first token after '{"intent":"': nothing after it is generated.
-        decided = len(self._engine.tokenize(self._refusal.at.decode(), special=False)) + 1
         gen = self._engine.generate(
             self.prompt_tokens(_require_text(text)),
             grammar=self._grammar_for(normalise_text(text)),
-            max_tokens=decided,
+            max_tokens=self._decided,
             abstain=replace(self._refusal, min_p=math.inf),  # measure, never override
         )
         if gen.abstain_share is None:
